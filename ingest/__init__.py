@@ -1,0 +1,1 @@
+"""documents -> knowledge base: loaders, splitting, embedding, the index store and its CLI."""

@@ -1,0 +1,40 @@
+"""Names that become paths: knowledge bases and stored files never escape their folder."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import PurePath
+
+from ingest.errors import InvalidName
+
+_KB_NAME = re.compile(r"^[\w\u4e00-\u9fff][\w\u4e00-\u9fff.-]{0,63}$")
+_UNSAFE_CHARS = re.compile(r'[\x00-\x1f<>:"/\\|?*]')
+
+
+def validate_kb_name(name: str) -> str:
+    """Return ``name`` if it is a safe knowledge-base name, else raise InvalidName.
+
+    Allowed: letters (Chinese too), digits, '_', '-', '.', at most 64 characters, not starting
+    with '.' or '-', never '..'.
+    """
+    if not _KB_NAME.match(name or "") or ".." in name:
+        raise InvalidName(
+            f"invalid knowledge base name {name!r}: use letters, digits, '_', '-' or '.', "
+            "at most 64 characters, no path separators or '..'"
+        )
+    return name
+
+
+def safe_file_name(name: str) -> str:
+    """Reduce an uploaded or given file name to a bare, safe file name.
+
+    Path parts are dropped (``../../etc/passwd`` becomes ``passwd``), control and reserved
+    characters become '_', and the result is never empty, '.' or '..'.
+    """
+    base = PurePath(name.replace("\\", "/")).name
+    base = unicodedata.normalize("NFC", base).strip().lstrip(".")
+    base = _UNSAFE_CHARS.sub("_", base)[:200]
+    if not base or base in {".", ".."}:
+        raise InvalidName(f"invalid file name {name!r}")
+    return base

