@@ -38,3 +38,11 @@ def safe_file_name(name: str) -> str:
     if not base or base in {".", ".."}:
         raise InvalidName(f"invalid file name {name!r}")
     return base
+
+
+def safe_relative_name(relative: str) -> str:
+    """A document name for a file found under a source folder: each path part made safe."""
+    parts = [p for p in relative.replace("\\", "/").split("/") if p not in {"", "."}]
+    if not parts or ".." in parts:
+        raise InvalidName(f"invalid file name {relative!r}")
+    return "/".join(safe_file_name(p) for p in parts)

@@ -36,9 +36,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KBA_", extra="ignore", validate_default=True)
 
     # --- where things live ---
-    data_dir: Path = Field(
-        REPO_ROOT / "data" / "kb", description="Folder holding one sub-folder per knowledge base."
-    )
+    data_dir: Path = Field(REPO_ROOT / "data" / "kb", description="Folder holding one sub-folder per knowledge base.")
     default_kb: str = Field("default", description="Knowledge base opened when none is named.")
     sample_docs_dir: Path = Field(
         REPO_ROOT / "data" / "sample",

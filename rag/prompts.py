@@ -45,9 +45,7 @@ def render_user_turn(sources: Sequence[Citation], question: str) -> str:
     return f"{SOURCES_HEADER}\n<<<\n{body}\n>>>\n{SOURCES_END}\n\n{QUESTION_HEADER}\n{question}"
 
 
-def build_messages(
-    sources: Sequence[Citation], history: Sequence[tuple[str, str]], question: str
-) -> list[BaseMessage]:
+def build_messages(sources: Sequence[Citation], history: Sequence[tuple[str, str]], question: str) -> list[BaseMessage]:
     """Messages in the shape every backend accepts (see module docstring)."""
     messages: list[BaseMessage] = [SystemMessage(INSTRUCTION)]
     for asked, answered in history:

@@ -1,0 +1,131 @@
+"""Command line: python -m ingest build|add|remove|list|stats|rebuild|kbs [--kb NAME]."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ingest import pipeline
+from ingest.errors import KnowledgeBaseError
+from ingest.names import safe_file_name
+from ingest.pipeline import IncomingFile, IngestReport
+from ingest.store import list_knowledge_bases
+from rag.config import Settings
+
+EXAMPLES = """examples:
+  python -m ingest build --kb corpus --source ../shared/corpus   sync a KB with a folder
+  python -m ingest add --kb corpus notes.md report.pdf           add or replace files
+  python -m ingest remove --kb corpus notes.md                   remove documents
+  python -m ingest list --kb corpus                              documents and chunk counts
+  python -m ingest stats --kb corpus                             sizes, embedder, index generation
+  python -m ingest rebuild --kb corpus                           re-embed everything (new embedder)
+  python -m ingest kbs                                           knowledge bases on this machine
+
+Unchanged files are never embedded twice. Settings come from KBA_* environment variables
+(KBA_EMBEDDER, KBA_CHUNK_SIZE, KBA_DATA_DIR, ...) or kb_assistant.toml."""
+
+
+class _Bar:
+    """tqdm bars per stage, on stderr, silent when stderr is not a terminal and --quiet is set."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bars: dict[str, object] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.quiet or total == 0:
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(stage)
+        if bar is None:
+            label = {"parse": "parse+split (files)", "embed": "embed (chunks)"}.get(stage, stage)
+            bar = self.bars[stage] = tqdm(total=total, desc=label, unit="", file=sys.stderr, leave=False)
+        bar.n = done  # type: ignore[attr-defined]
+        bar.refresh()  # type: ignore[attr-defined]
+        if done >= total:
+            bar.close()  # type: ignore[attr-defined]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ingest",
+        description="Manage knowledge bases: documents -> chunks -> embeddings + keyword index.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--kb", default=None, help="knowledge base name (default: the configured default_kb)")
+        sub.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+        return sub
+
+    command("build", "sync a knowledge base with a folder: add new/changed files, drop missing ones").add_argument(
+        "--source", type=Path, required=True, help="folder of documents (searched recursively)"
+    )
+    command("add", "add or replace files").add_argument("files", nargs="+", type=Path, metavar="FILE")
+    command("remove", "remove documents by name").add_argument("names", nargs="+", metavar="NAME")
+    command("list", "list documents with their chunk counts")
+    command("stats", "show size, embedder and index details")
+    command("rebuild", "re-parse and re-embed every document with the current settings")
+    command("kbs", "list the knowledge bases")
+    return parser
+
+
+def _print_report(report: IngestReport) -> None:
+    for name, reason in report.failed:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    print(
+        f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
+        f"removed {len(report.removed)}, failed {len(report.failed)}; "
+        f"embedded {report.chunks_embedded} chunks, reused {report.chunks_reused}; {report.seconds:.2f} s"
+    )
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit code (0 ok, 1 some files failed, 2 error)."""
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    kb = args.kb or settings.default_kb
+    progress = _Bar(args.quiet)
+    try:
+        if args.command == "kbs":
+            for name in list_knowledge_bases(settings.data_dir):
+                print(name)
+            return 0
+        if args.command in {"list", "stats"}:
+            store = pipeline.open_kb(settings, kb)
+            try:
+                if args.command == "list":
+                    for doc in store.documents():
+                        print(f"{doc.name}\t{doc.chunks} chunks\t{doc.size_bytes} bytes\t{doc.added_at}")
+                else:
+                    for key, value in store.stats().items():
+                        print(f"{key}: {value}")
+            finally:
+                store.close()
+            return 0
+        if args.command == "build":
+            report = pipeline.build_from_folder(settings, kb, args.source, progress)
+        elif args.command == "add":
+            files = [IncomingFile(safe_file_name(p.name), p) for p in args.files]
+            report = pipeline.add_files(settings, kb, files, progress)
+        elif args.command == "remove":
+            report = pipeline.remove_documents(settings, kb, args.names)
+        else:
+            report = pipeline.rebuild(settings, kb, progress)
+    except KnowledgeBaseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the knowledge base is unchanged", file=sys.stderr)
+        return 130
+    _print_report(report)
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())

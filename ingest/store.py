@@ -1,0 +1,386 @@
+"""A knowledge base on disk: SQLite (documents, chunks, vectors, FTS5 keyword index) + FAISS.
+
+    <data_dir>/<name>/kb.sqlite            the truth: every change is one transaction
+    <data_dir>/<name>/vectors-<gen>.faiss  FAISS cache of the vectors for generation <gen>
+    <data_dir>/<name>/files/               the original documents, under safe names
+    <data_dir>/.locks/<name>.lock          held by whoever writes
+
+A crash at any point leaves the last committed generation whole: the FAISS file of a newer or
+older generation is ignored and rebuilt from the vectors in SQLite. Nothing here unpickles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from ingest import vectors
+from ingest.errors import IndexMismatch, KnowledgeBaseBusy, KnowledgeBaseError, KnowledgeBaseNotFound
+from ingest.keywords import fts_document, fts_query
+from ingest.types import ChunkText, DocumentInfo, StoredChunk
+
+SCHEMA_VERSION = 1
+DB_NAME = "kb.sqlite"
+FILES_DIR = "files"
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE documents (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL, sha256 TEXT NOT NULL, added_at TEXT NOT NULL);
+CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL, text TEXT NOT NULL, page INTEGER, heading TEXT,
+    text_sha TEXT NOT NULL, vector BLOB NOT NULL);
+CREATE INDEX chunks_by_doc ON chunks(doc_id, ordinal);
+CREATE INDEX chunks_by_text ON chunks(text_sha);
+CREATE VIRTUAL TABLE chunks_fts USING fts5(terms, tokenize = 'unicode61 remove_diacritics 2');
+"""
+
+
+@dataclass
+class PreparedDocument:
+    """A document split and embedded, ready to be written in one transaction."""
+
+    name: str
+    kind: str
+    size_bytes: int
+    sha256: str
+    chunks: list[ChunkText]
+    vectors: np.ndarray  # (len(chunks), dim), unit rows
+    content: bytes  # the original file, kept under files/
+
+
+def text_sha(text: str) -> str:
+    """Key under which a chunk's vector can be reused."""
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@contextlib.contextmanager
+def write_lock(folder: Path, timeout_s: float) -> Iterator[None]:
+    """Hold the knowledge base's write lock, or fail clearly after ``timeout_s``."""
+    lock_dir = folder.parent / ".locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lock_dir / f"{folder.name}.lock"))
+    try:
+        lock.acquire(timeout=timeout_s)
+    except Timeout:
+        raise KnowledgeBaseBusy(
+            f"knowledge base '{folder.name}' is being changed by another process; waited {timeout_s:g} s, "
+            "try again when it has finished"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+class KnowledgeBase:
+    """One knowledge base. Safe to share between threads; writes need ``write_lock`` across processes."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.name = folder.name
+        self._guard = threading.RLock()
+        self._db = sqlite3.connect(folder / DB_NAME, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._db.execute("PRAGMA busy_timeout = 30000")
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        if int(meta.get("schema_version", -1)) != SCHEMA_VERSION:
+            self._db.close()
+            raise IndexMismatch(
+                f"knowledge base '{self.name}' was written by another version of this program (index "
+                f"format {meta.get('schema_version', 'unknown')}, this version reads {SCHEMA_VERSION}); "
+                f"rebuild it: python -m ingest rebuild --kb {self.name}"
+            )
+        self.embedder_name: str = meta["embedder"]
+        self.dim = int(meta["dim"])
+        self._index_generation = -1
+        self._index = vectors.new_index(self.dim)
+
+    # --- opening and creating ---
+
+    @classmethod
+    def create(cls, folder: Path, embedder_name: str, dim: int) -> KnowledgeBase:
+        """Make a new, empty knowledge base; the folder appears whole or not at all."""
+        if (folder / DB_NAME).exists():
+            raise KnowledgeBaseError(f"knowledge base '{folder.name}' already exists")
+        staging = folder.with_name(f".{folder.name}.creating-{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        (staging / FILES_DIR).mkdir(parents=True)
+        db = sqlite3.connect(staging / DB_NAME)
+        with db:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.executescript(_SCHEMA)
+            db.executemany(
+                "INSERT INTO meta VALUES (?, ?)",
+                [
+                    ("schema_version", str(SCHEMA_VERSION)),
+                    ("embedder", embedder_name),
+                    ("dim", str(dim)),
+                    ("generation", "0"),
+                    ("created_at", _now()),
+                ],
+            )
+        db.close()
+        if folder.exists() and not any(folder.iterdir()):
+            folder.rmdir()
+        os.replace(staging, folder)
+        return cls(folder)
+
+    @classmethod
+    def open(cls, folder: Path, embedder_name: str | None = None) -> KnowledgeBase:
+        """Open an existing knowledge base; with ``embedder_name``, insist that it was built with it."""
+        if not (folder / DB_NAME).is_file():
+            raise KnowledgeBaseNotFound(f"knowledge base '{folder.name}' does not exist (no index in {folder})")
+        try:
+            kb = cls(folder)
+        except (sqlite3.DatabaseError, KeyError, ValueError) as error:
+            raise IndexMismatch(
+                f"knowledge base '{folder.name}' has an unreadable index ({error}); "
+                f"rebuild it: python -m ingest rebuild --kb {folder.name}"
+            ) from error
+        if embedder_name is not None and embedder_name != kb.embedder_name:
+            kb.close()
+            raise IndexMismatch(
+                f"knowledge base '{folder.name}' was built with embedder '{kb.embedder_name}' (dim {kb.dim}), "
+                f"but the configured embedder is '{embedder_name}': set KBA_EMBEDDER to match, or re-embed it "
+                f"with: python -m ingest rebuild --kb {folder.name}"
+            )
+        return kb
+
+    def close(self) -> None:
+        with self._guard:
+            self._db.close()
+
+    # --- reading ---
+
+    @property
+    def generation(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0])
+
+    def documents(self) -> list[DocumentInfo]:
+        """Every document with its chunk count, by name."""
+        rows = self._query(
+            "SELECT d.name, d.kind, d.size_bytes, d.sha256, COUNT(c.id), d.added_at FROM documents d "
+            "LEFT JOIN chunks c ON c.doc_id = d.id GROUP BY d.id ORDER BY d.name"
+        )
+        return [DocumentInfo(*row) for row in rows]
+
+    def document_hashes(self) -> dict[str, str]:
+        return dict(self._query("SELECT name, sha256 FROM documents"))
+
+    def chunk_count(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM chunks")[0][0])
+
+    def chunks_of(self, doc_name: str) -> list[StoredChunk]:
+        """The chunks of one document in reading order."""
+        return self._chunks("WHERE d.name = ? ORDER BY c.ordinal", (doc_name,))
+
+    def get_chunks(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
+        ids = list(ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        return {c.id: c for c in self._chunks(f"WHERE c.id IN ({marks})", tuple(ids))}
+
+    def chunk_at(self, doc_name: str, ordinal: int) -> StoredChunk | None:
+        found = self._chunks("WHERE d.name = ? AND c.ordinal = ?", (doc_name, ordinal))
+        return found[0] if found else None
+
+    def known_vectors(self, shas: Iterable[str]) -> dict[str, np.ndarray]:
+        """Vectors already computed for chunk texts with these hashes (to skip re-embedding)."""
+        shas = list(dict.fromkeys(shas))
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(shas), 500):
+            part = shas[start : start + 500]
+            rows = self._query(
+                f"SELECT text_sha, vector FROM chunks WHERE text_sha IN ({','.join('?' * len(part))})", part
+            )
+            found.update((sha, np.frombuffer(blob, np.float32)) for sha, blob in rows)
+        return found
+
+    def file_path(self, doc_name: str) -> Path:
+        return self.folder / FILES_DIR / doc_name
+
+    def keyword_search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """(chunk id, BM25 score, higher is better) for the query's terms, best first."""
+        expression = fts_query(query)
+        if not expression or k <= 0:
+            return []
+        rows = self._query(
+            "SELECT rowid, -bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY s DESC LIMIT ?",
+            (expression, k),
+        )
+        return [(int(i), float(s)) for i, s in rows]
+
+    def dense_search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """(chunk id, cosine similarity) of the nearest chunks, best first."""
+        with self._guard:
+            self._refresh_index()
+            return vectors.search(self._index, query_vector, k)
+
+    # --- writing (hold write_lock) ---
+
+    def apply(self, upserts: Iterable[PreparedDocument], removals: Iterable[str] = ()) -> None:
+        """Add or replace documents and remove others, all in one transaction."""
+        upserts, removals = list(upserts), list(removals)
+        with self._guard:
+            self._refresh_index()
+            gone_ids: list[int] = []
+            new_ids: list[int] = []
+            new_vectors: list[np.ndarray] = []
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for name in removals + [d.name for d in upserts]:
+                    gone_ids += self._delete_document(name)
+                for doc in upserts:
+                    ids = self._insert_document(doc)
+                    new_ids += ids
+                    new_vectors.append(doc.vectors)
+                generation = self.generation + 1
+                self._db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation),))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._update_index(generation, gone_ids, new_ids, new_vectors)
+            self._sync_files(upserts, removals)
+
+    def stats(self) -> dict[str, int | str]:
+        docs, chunks, chars = self._query(
+            "SELECT (SELECT COUNT(*) FROM documents), COUNT(*), COALESCE(SUM(LENGTH(text)), 0) FROM chunks"
+        )[0]
+        disk = sum(p.stat().st_size for p in self.folder.rglob("*") if p.is_file())
+        return {
+            "name": self.name,
+            "documents": docs,
+            "chunks": chunks,
+            "characters": chars,
+            "embedder": self.embedder_name,
+            "dim": self.dim,
+            "generation": self.generation,
+            "disk_bytes": disk,
+        }
+
+    # --- internals ---
+
+    def _query(self, sql: str, params: Iterable[object] = ()) -> list[tuple]:
+        with self._guard:
+            return self._db.execute(sql, tuple(params)).fetchall()
+
+    def _chunks(self, where: str, params: tuple) -> list[StoredChunk]:
+        rows = self._query(
+            "SELECT c.id, d.name, c.ordinal, c.text, c.page, c.heading FROM chunks c "
+            f"JOIN documents d ON d.id = c.doc_id {where}",
+            params,
+        )
+        return [StoredChunk(*row) for row in rows]
+
+    def _delete_document(self, name: str) -> list[int]:
+        ids = [
+            r[0]
+            for r in self._db.execute(
+                "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE d.name = ?", (name,)
+            )
+        ]
+        self._db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
+        self._db.execute("DELETE FROM documents WHERE name = ?", (name,))
+        return ids
+
+    def _insert_document(self, doc: PreparedDocument) -> list[int]:
+        if doc.vectors.shape != (len(doc.chunks), self.dim):
+            raise KnowledgeBaseError(
+                f"{doc.name}: vectors of shape {doc.vectors.shape}, expected ({len(doc.chunks)}, {self.dim})"
+            )
+        doc_id = self._db.execute(
+            "INSERT INTO documents (name, kind, size_bytes, sha256, added_at) VALUES (?, ?, ?, ?, ?)",
+            (doc.name, doc.kind, doc.size_bytes, doc.sha256, _now()),
+        ).lastrowid
+        ids = []
+        for ordinal, (chunk, vector) in enumerate(zip(doc.chunks, doc.vectors, strict=True)):
+            chunk_id = self._db.execute(
+                "INSERT INTO chunks (doc_id, ordinal, text, page, heading, text_sha, vector) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    doc_id,
+                    ordinal,
+                    chunk.text,
+                    chunk.page,
+                    chunk.heading,
+                    text_sha(chunk.text),
+                    np.asarray(vector, np.float32).tobytes(),
+                ),
+            ).lastrowid
+            self._db.execute(
+                "INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)",
+                (chunk_id, fts_document(f"{chunk.heading or ''}\n{chunk.text}")),
+            )
+            ids.append(int(chunk_id))
+        return ids
+
+    def _index_file(self, generation: int) -> Path:
+        return self.folder / f"vectors-{generation}.faiss"
+
+    def _refresh_index(self) -> None:
+        """Make the in-memory FAISS index match the committed generation (another process may write)."""
+        generation = self.generation
+        if generation == self._index_generation:
+            return
+        index = vectors.load_index(self._index_file(generation), self.dim)
+        if index is None:
+            rows = self._db.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
+            ids = np.array([r[0] for r in rows], np.int64)
+            matrix = np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), self.dim)
+            index = vectors.build_index(self.dim, ids, matrix)
+            vectors.save_index(index, self._index_file(generation))
+        self._index, self._index_generation = index, generation
+
+    def _update_index(self, generation: int, gone: list[int], new: list[int], rows: list[np.ndarray]) -> None:
+        if gone and not vectors.supports_removal(self._index):
+            self._index_generation = -1  # rebuilt from SQLite by the refresh below
+        else:
+            if gone:
+                self._index.remove_ids(np.array(gone, np.int64))
+            if new:
+                self._index.add_with_ids(np.concatenate(rows).astype(np.float32), np.array(new, np.int64))
+            vectors.save_index(self._index, self._index_file(generation))
+            self._index_generation = generation
+        for old in self.folder.glob("vectors-*.faiss"):
+            if old.name != self._index_file(generation).name:
+                old.unlink(missing_ok=True)
+        self._refresh_index()
+
+    def _sync_files(self, upserts: list[PreparedDocument], removals: list[str]) -> None:
+        for name in removals:
+            self.file_path(name).unlink(missing_ok=True)
+        for doc in upserts:
+            target = self.file_path(doc.name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.tmp")
+            tmp.write_bytes(doc.content)
+            os.replace(tmp, target)
+
+
+def list_knowledge_bases(data_dir: Path) -> list[str]:
+    """Names of the knowledge bases under ``data_dir``."""
+    if not data_dir.is_dir():
+        return []
+    return sorted(p.name for p in data_dir.iterdir() if (p / DB_NAME).is_file() and not p.name.startswith("."))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
