@@ -1,0 +1,153 @@
+"""Question + history -> streamed answer with numbered citations.
+
+    assistant = Assistant(settings)                       # loads the LLM and embedder once
+    for event in assistant.stream(question, history, kb):  # str pieces, then one Answer
+        ...
+
+Failures never raise into the UI: the final Answer carries ``error`` (and whatever part of the
+answer had streamed, and the retrieved sources).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+
+from ingest.embeddings import get_embedder
+from ingest.errors import KnowledgeBaseError
+from ingest.pipeline import open_kb
+from rag.config import Settings
+from rag.context import ContextTooSmall, pack
+from rag.llm.base import LLMHandle
+from rag.prompts import message_text
+from rag.retrieve import Retriever
+from rag.rewrite import standalone_query
+from rag.types import Answer, Citation, Timings
+
+EXTRACTIVE_NOTICE = (
+    "未连接语言模型：以下是资料原文摘录，不是生成的回答。连接 ChatGLM2-6B：设置 KBA_CHATGLM2_PATH=模型目录；"
+    "连接 OpenAI 兼容服务（vLLM、FastChat、Ollama）：设置 KBA_OPENAI_BASE_URL=http://主机:端口/v1。\n"
+    "No language model connected: these are quotes from the sources, not a written answer. Set "
+    "KBA_CHATGLM2_PATH to a ChatGLM2-6B folder, or KBA_OPENAI_BASE_URL to an OpenAI-compatible server."
+)
+EMPTY_QUESTION = "请输入问题。/ Please type a question."
+STOPPED = "已停止生成。/ Stopped."
+
+_CITATION = re.compile(r"[\[【]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】]")
+
+AnswerEvent = str | Answer
+
+
+def cited_numbers(text: str) -> list[int]:
+    """Source numbers cited in ``text`` ([1], [2][3], [1, 2], 【4】), in order of first citation."""
+    numbers: list[int] = []
+    for match in _CITATION.finditer(text):
+        numbers += [int(n) for n in re.split(r"\s*[,，、]\s*", match.group(1))]
+    return list(dict.fromkeys(numbers))
+
+
+def _describe_error(error: Exception) -> str:
+    from rag.llm.openai_compat import describe_llm_error
+
+    return describe_llm_error(error)
+
+
+class Assistant:
+    """Answers questions over the knowledge bases of one settings object. Thread-safe; build once."""
+
+    def __init__(self, settings: Settings, llm: LLMHandle | None = None, llm_warning: str | None = None) -> None:
+        self.settings = settings
+        if llm is None:
+            from rag.llm.factory import get_llm_or_extractive
+
+            llm, llm_warning = get_llm_or_extractive(settings)
+        self.llm = llm
+        self.llm_warning = llm_warning
+        self._retrievers: dict[str, Retriever] = {}
+        self._lock = threading.Lock()
+
+    def retriever(self, kb_name: str) -> Retriever:
+        """The retriever of ``kb_name``, opened on first use and kept."""
+        with self._lock:
+            if kb_name not in self._retrievers:
+                embedder = get_embedder(self.settings.embedder) if self.settings.retrieval_mode != "keyword" else None
+                self._retrievers[kb_name] = Retriever(open_kb(self.settings, kb_name), embedder, self.settings)
+            return self._retrievers[kb_name]
+
+    def forget(self, kb_name: str) -> None:
+        """Close a knowledge base (after it was deleted or rebuilt)."""
+        with self._lock:
+            retriever = self._retrievers.pop(kb_name, None)
+        if retriever is not None:
+            retriever.kb.close()
+
+    def ask(self, question: str, history: Sequence[tuple[str, str]], kb_name: str) -> Answer:
+        """The whole answer at once."""
+        *_, answer = self.stream(question, history, kb_name)
+        assert isinstance(answer, Answer)
+        return answer
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]],
+        kb_name: str,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[AnswerEvent]:
+        """Yield the answer's text as it is written, then the complete Answer."""
+        started = time.perf_counter()
+        timings = Timings()
+        answer = Answer(question, "", [], [], None, timings, self.llm.label)
+        if self.llm_warning:
+            answer.notices.append(self.llm_warning)
+        if not self.llm.generative:
+            answer.notices.append(EXTRACTIVE_NOTICE)
+        if not question.strip():
+            answer.error = EMPTY_QUESTION
+            yield answer
+            return
+        try:
+            retriever = self.retriever(kb_name)
+            if retriever.kb.chunk_count() == 0:
+                raise KnowledgeBaseError(f"knowledge base '{kb_name}' is empty: add documents first")
+            answer.standalone_query = standalone_query(question[: self.settings.max_question_chars], history, self.llm)
+            results = retriever.search(answer.standalone_query)
+            timings.retrieve = time.perf_counter() - started
+            packed = pack(question, history, results, self.llm, self.settings)
+        except (KnowledgeBaseError, ContextTooSmall) as error:
+            answer.error = str(error)
+            timings.total = time.perf_counter() - started
+            yield answer
+            return
+        answer.sources, answer.packing = packed.sources, packed.report
+        answer.notices += packed.report.notes
+        pieces: list[str] = []
+        try:
+            for chunk in self.llm.model.stream(packed.messages):
+                if cancel is not None and cancel.is_set():
+                    answer.notices.append(STOPPED)
+                    break
+                piece = message_text(chunk)
+                if piece:
+                    if timings.first_token is None:
+                        timings.first_token = time.perf_counter() - started
+                    pieces.append(piece)
+                    yield piece
+        except Exception as error:  # a backend failing mid-stream: keep what was written, say why
+            answer.error = _describe_error(error)
+        answer.text = "".join(pieces)
+        by_number = {c.number: c for c in answer.sources}
+        numbers = cited_numbers(answer.text)
+        answer.cited = [by_number[n] for n in numbers if n in by_number]
+        unknown = [n for n in numbers if n not in by_number]
+        if unknown:
+            answer.notices.append(f"回答引用了不存在的资料编号 / the answer cites unknown sources: {unknown}")
+        timings.total = time.perf_counter() - started
+        yield answer
+
+
+def citations_text(citations: Sequence[Citation]) -> str:
+    """Plain-text source list for the CLI and Markdown export."""
+    return "\n".join(f"[{c.number}] {c.chunk.location} (score {c.score:.2f})" for c in citations)
