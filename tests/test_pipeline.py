@@ -1,0 +1,215 @@
+"""Ingest end to end: incremental updates, bad input, interruptions, crashes and concurrent writers."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from ingest import pipeline
+from ingest.errors import InvalidName, KnowledgeBaseBusy, KnowledgeBaseNotFound
+from ingest.pipeline import IncomingFile
+from ingest.store import write_lock
+from rag.config import Settings
+from conftest import CORPUS, REPO
+
+
+def _names(settings: Settings, kb: str) -> dict[str, int]:
+    store = pipeline.open_kb(settings, kb)
+    try:
+        return {d.name: d.chunks for d in store.documents()}
+    finally:
+        store.close()
+
+
+def _copy_corpus(tmp_path: Path) -> Path:
+    source = tmp_path / "source"
+    shutil.copytree(CORPUS, source)
+    return source
+
+
+def test_build_lists_every_document_with_chunks(settings: Settings, built_kb: str) -> None:
+    docs = _names(settings, built_kb)
+    assert set(docs) == {p.name for p in CORPUS.iterdir()}
+    assert all(count >= 1 for count in docs.values())
+
+
+def test_second_build_embeds_nothing(settings: Settings, built_kb: str) -> None:
+    report = pipeline.build_from_folder(settings, built_kb, CORPUS)
+    assert report.chunks_embedded == 0 and not report.added and not report.updated
+    assert sorted(report.unchanged) == sorted(p.name for p in CORPUS.iterdir())
+    again = pipeline.add_files(settings, built_kb, [IncomingFile(p.name, p) for p in CORPUS.iterdir()])
+    assert again.chunks_embedded == 0 and len(again.unchanged) == len(list(CORPUS.iterdir()))
+
+
+def test_changed_file_replaces_its_chunks_and_reuses_unchanged_vectors(settings: Settings, tmp_path: Path) -> None:
+    source = _copy_corpus(tmp_path)
+    pipeline.build_from_folder(settings, "kb", source)
+    notes = source / "setup_notes.md"
+    notes.write_text(notes.read_text(encoding="utf-8") + "\n\n## 新增一节\n\n新增的独特内容：量子菠萝。\n", encoding="utf-8")
+    report = pipeline.build_from_folder(settings, "kb", source)
+    assert report.updated == ["setup_notes.md"] and report.chunks_reused >= 1
+    assert 1 <= report.chunks_embedded < _names(settings, "kb")["setup_notes.md"] + 1
+    store = pipeline.open_kb(settings, "kb")
+    [hit] = store.keyword_search("量子菠萝", 1)
+    assert store.get_chunks([hit[0]])[hit[0]].doc_name == "setup_notes.md"
+    store.close()
+
+
+def test_build_drops_files_gone_from_the_source_and_remove_drops_named_ones(settings: Settings, tmp_path: Path) -> None:
+    source = _copy_corpus(tmp_path)
+    pipeline.build_from_folder(settings, "kb", source)
+    (source / "management.html").unlink()
+    assert pipeline.build_from_folder(settings, "kb", source).removed == ["management.html"]
+    report = pipeline.remove_documents(settings, "kb", ["emergence.md", "missing.md"])
+    assert report.removed == ["emergence.md"]
+    assert report.failed == [("missing.md", "no such document in the knowledge base")]
+    store = pipeline.open_kb(settings, "kb")
+    assert store.keyword_search("德鲁克", 5) == [] and store.keyword_search("涌现", 5) == []
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("picture.png", b"\x89PNG\r\n\x1a\n", "not supported"),
+        ("empty.txt", b"", "empty"),
+        ("binary.txt", bytes(range(256)) * 20, "binary"),
+        ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "pdf"),
+    ],
+)
+def test_bad_file_is_reported_and_the_others_still_ingested(
+    settings: Settings, tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
+    source = _copy_corpus(tmp_path)
+    (source / name).write_bytes(content)
+    report = pipeline.build_from_folder(settings, "kb", source)
+    [(failed_name, message)] = report.failed
+    assert failed_name == name and reason in message.lower()
+    assert len(report.added) == len(list(CORPUS.iterdir()))
+
+
+def test_oversized_file_is_rejected_before_reading(settings: Settings, tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    with big.open("wb") as handle:
+        handle.truncate(3 * 1024 * 1024)  # sparse: no disk used
+    small = settings.model_copy(update={"max_file_mb": 1})
+    report = pipeline.add_files(small, "kb", [IncomingFile("big.txt", big)])
+    assert report.failed == [("big.txt", "file is 3.0 MB, over the 1 MB limit")]
+
+
+def test_file_that_vanishes_mid_build_is_reported(settings: Settings, tmp_path: Path) -> None:
+    source = _copy_corpus(tmp_path)
+    files = pipeline.files_in(source)
+    (source / "emergence.md").unlink()  # listed, then gone before it is read
+    report = pipeline.add_files(settings, "kb", files)
+    assert report.failed == [("emergence.md", "file disappeared before it could be read")]
+    assert len(report.added) == len(files) - 1
+
+
+def test_ctrl_c_during_embedding_leaves_previous_index_whole(settings: Settings, built_kb: str, tmp_path: Path) -> None:
+    before = _names(settings, built_kb)
+    extra = tmp_path / "extra.md"
+    extra.write_text("# 新文档\n\n" + "这是一段新内容。" * 200, encoding="utf-8")
+
+    def interrupt(stage: str, done: int, total: int) -> None:
+        if stage == "embed" and done > 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.add_files(settings, built_kb, [IncomingFile("extra.md", extra)], interrupt)
+    assert _names(settings, built_kb) == before
+    store = pipeline.open_kb(settings, built_kb)
+    assert store.keyword_search("conda env list", 1)
+    store.close()
+
+
+CRASH_SCRIPT = """
+import os, sys
+from pathlib import Path
+from ingest import pipeline
+from rag.config import Settings
+
+def die(stage, done, total):
+    if stage == "embed" and done > 0:
+        os._exit(9)  # a hard crash: no cleanup, no exception handlers
+
+settings = Settings(data_dir=Path(sys.argv[1]), embedder="hashing", chunk_size=200, chunk_overlap=40)
+pipeline.build_from_folder(settings, "corpus", Path(sys.argv[2]), die)
+"""
+
+
+def test_crash_mid_build_leaves_previous_index_usable(settings: Settings, built_kb: str, tmp_path: Path) -> None:
+    before = _names(settings, built_kb)
+    source = _copy_corpus(tmp_path)
+    (source / "more.md").write_text("# 更多\n\n崩溃测试的新内容。" * 50, encoding="utf-8")
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASH_SCRIPT, str(settings.data_dir), str(source)], cwd=REPO, capture_output=True
+    )
+    assert crashed.returncode == 9, crashed.stderr
+    assert _names(settings, built_kb) == before
+    report = pipeline.build_from_folder(settings, built_kb, source)  # the lock was released by the crash
+    assert report.added == ["more.md"]
+
+
+def test_second_writer_fails_clearly_while_first_holds_the_lock(settings: Settings, built_kb: str) -> None:
+    impatient = settings.model_copy(update={"lock_timeout_s": 0.2})
+    with (
+        write_lock(settings.kb_dir(built_kb), 5),
+        pytest.raises(KnowledgeBaseBusy, match="being changed by another process"),
+    ):
+        pipeline.build_from_folder(impatient, built_kb, CORPUS)
+
+
+def test_two_concurrent_writers_both_land(settings: Settings, tmp_path: Path) -> None:
+    first, second = tmp_path / "one.md", tmp_path / "two.md"
+    first.write_text("# 一\n\n第一个写入者的内容：红色气球。", encoding="utf-8")
+    second.write_text("# 二\n\n第二个写入者的内容：蓝色风筝。", encoding="utf-8")
+    patient = settings.model_copy(update={"lock_timeout_s": 30})
+    errors: list[BaseException] = []
+
+    def write(path: Path) -> None:
+        try:
+            pipeline.add_files(patient, "kb", [IncomingFile(path.name, path)])
+        except BaseException as error:  # surfaced by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(p,)) for p in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert set(_names(settings, "kb")) == {"one.md", "two.md"}
+
+
+@pytest.mark.parametrize("bad", ["../escape", "a/b", "..", "", ".hidden", "a\\b"])
+def test_kb_names_with_path_tricks_are_refused(settings: Settings, bad: str) -> None:
+    with pytest.raises(InvalidName, match="invalid knowledge base name"):
+        pipeline.build_from_folder(settings, bad, CORPUS)
+    assert not (settings.data_dir.parent / "escape").exists()
+
+
+def test_rebuild_reembeds_with_the_new_embedder(settings: Settings, built_kb: str) -> None:
+    with pytest.raises(Exception, match="built with embedder 'hashing"):
+        pipeline.open_kb(settings.model_copy(update={"embedder": "use-multilingual"}), built_kb)
+    bigger_chunks = settings.model_copy(update={"chunk_size": 400})
+    report = pipeline.rebuild(bigger_chunks, built_kb)
+    assert sorted(report.added) == sorted(p.name for p in CORPUS.iterdir()) and report.chunks_embedded > 0
+    assert set(_names(settings, built_kb)) == {p.name for p in CORPUS.iterdir()}
+
+
+def test_delete_kb(settings: Settings, built_kb: str) -> None:
+    pipeline.delete_kb(settings, built_kb)
+    with pytest.raises(KnowledgeBaseNotFound):
+        pipeline.open_kb(settings, built_kb)
+
+
+def test_default_kb_is_built_once_from_the_sample_folder(settings: Settings) -> None:
+    first = pipeline.ensure_default_kb(settings)
+    assert first is not None and first.added
+    assert pipeline.ensure_default_kb(settings) is None
