@@ -41,7 +41,7 @@ class _Bar:
         bar = self.bars.get(stage)
         if bar is None:
             label = {"parse": "parse+split (files)", "embed": "embed (chunks)"}.get(stage, stage)
-            bar = self.bars[stage] = tqdm(total=total, desc=label, unit="", file=sys.stderr, leave=False)
+            bar = self.bars[stage] = tqdm(total=total, desc=label, file=sys.stderr, leave=False, disable=None)
         bar.n = done  # type: ignore[attr-defined]
         bar.refresh()  # type: ignore[attr-defined]
         if done >= total:
