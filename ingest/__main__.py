@@ -63,9 +63,9 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
         return sub
 
-    command("build", "sync a knowledge base with a folder: add new/changed files, drop missing ones").add_argument(
-        "--source", type=Path, required=True, help="folder of documents (searched recursively)"
-    )
+    build = command("build", "sync a knowledge base with a folder: add new/changed files, drop missing ones")
+    build.add_argument("--source", type=Path, required=True, help="folder of documents (searched recursively)")
+    build.add_argument("--if-missing", action="store_true", help="do nothing if the knowledge base exists already")
     command("add", "add or replace files").add_argument("files", nargs="+", type=Path, metavar="FILE")
     command("remove", "remove documents by name").add_argument("names", nargs="+", metavar="NAME")
     command("list", "list documents with their chunk counts")
@@ -107,6 +107,9 @@ def run(argv: list[str] | None = None) -> int:
                         print(f"{key}: {value}")
             finally:
                 store.close()
+            return 0
+        if args.command == "build" and args.if_missing and kb in list_knowledge_bases(settings.data_dir):
+            print(f"knowledge base '{kb}' exists; nothing to do")
             return 0
         if args.command == "build":
             report = pipeline.build_from_folder(settings, kb, args.source, progress)

@@ -34,6 +34,7 @@ EXTRACTIVE_NOTICE = (
 )
 EMPTY_QUESTION = "请输入问题。/ Please type a question."
 STOPPED = "已停止生成。/ Stopped."
+EMPTY_REPLY = "模型返回了空回答。/ The model returned an empty answer (check the server's logs and model name)."
 
 _CITATION = re.compile(r"[\[【]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】]")
 
@@ -138,6 +139,8 @@ class Assistant:
         except Exception as error:  # a backend failing mid-stream: keep what was written, say why
             answer.error = _describe_error(error)
         answer.text = "".join(pieces)
+        if not answer.text and answer.error is None and answer.notices[-1:] != [STOPPED]:
+            answer.error = EMPTY_REPLY
         by_number = {c.number: c for c in answer.sources}
         numbers = cited_numbers(answer.text)
         answer.cited = [by_number[n] for n in numbers if n in by_number]

@@ -5,8 +5,8 @@ ChatGLM2-6B. With a generative model the model rewrites it; without one a heuris
 
     A question counts as a follow-up when it is short (under FOLLOW_UP_MAX_CHARS characters) or
     contains a pronoun or a continuation word (它 其 这 那 该 他们 this that it they ...). The
-    query is then the previous question's keyword terms followed by the new question, so keyword
-    search finds the earlier subject and dense search sees both.
+    query is then the previous question followed by the new one, so keyword search finds the
+    earlier subject and dense search sees both.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from collections.abc import Sequence
 
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from ingest.keywords import keyword_tokens
 from rag.llm.base import LLMHandle
 from rag.prompts import message_text
 
@@ -39,11 +38,10 @@ def is_follow_up(question: str) -> bool:
 
 
 def heuristic_query(question: str, history: Sequence[tuple[str, str]]) -> str:
-    """The documented heuristic: previous question's terms + the question, for follow-ups."""
+    """The documented heuristic: previous question + the question, for follow-ups."""
     if not history or not is_follow_up(question):
         return question
-    previous_terms = " ".join(dict.fromkeys(keyword_tokens(history[-1][0])))
-    return f"{previous_terms} {question}".strip()
+    return f"{history[-1][0].strip()} {question.strip()}"
 
 
 def standalone_query(question: str, history: Sequence[tuple[str, str]], llm: LLMHandle | None) -> str:

