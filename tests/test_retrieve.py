@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from conftest import DEV_QUESTIONS
@@ -83,4 +84,59 @@ def test_dev_question_needles_are_found_by_keyword_and_by_dense_search(tmp_path)
         dense = kb.get_chunks(cid for cid, _ in kb.dense_search(embedder.encode_query(question["q"]), 4))
         for name, found in (("keyword", keyword), ("dense", dense)):
             assert any(n in c.text for c in found.values() for n in question["needles"]), (name, question["q"])
+    kb.close()
+
+
+def _tiny_cross_encoder(folder: Path) -> Path:
+    """A random-weight BERT cross-encoder saved in the Hugging Face format, loaded like any reranker."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+
+    folder.mkdir()
+    vocab = [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+        *"的是数据库模型检索向量关键词环境命令查看",
+        "conda",
+        "env",
+        "list",
+    ]
+    (folder / "vocab.txt").write_text("\n".join(vocab), encoding="utf-8")
+    BertTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=1,
+        max_position_embeddings=512,
+    )
+    BertForSequenceClassification(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.slow
+def test_reranker_reorders_by_the_cross_encoders_scores(settings: Settings, built_kb: str, tmp_path: Path) -> None:
+    from sentence_transformers import CrossEncoder
+
+    model = _tiny_cross_encoder(tmp_path / "reranker")
+    kb = pipeline.open_kb(settings, built_kb)
+    embedder = get_embedder(settings.embedder)
+    plain = Retriever(kb, embedder, settings).ranked("查看 conda 环境的命令", 1000)  # every fused candidate
+    reranked = Retriever(kb, embedder, settings.model_copy(update={"reranker": str(model)})).ranked(
+        "查看 conda 环境的命令", 6
+    )
+    expected = CrossEncoder(str(model), device="cpu", local_files_only=True).predict(
+        [("查看 conda 环境的命令", r.chunk.text) for r in plain]
+    )
+    by_id = {r.chunk.id: float(s) for r, s in zip(plain, expected, strict=True)}
+    best_six = sorted(by_id, key=lambda cid: -by_id[cid])[:6]
+    assert [r.chunk.id for r in reranked] == best_six
+    assert [r.rerank_score for r in reranked] == pytest.approx([by_id[r.chunk.id] for r in reranked], abs=1e-5)
+    assert [r.rerank_score for r in reranked] == sorted((r.rerank_score for r in reranked), reverse=True)
     kb.close()
