@@ -193,9 +193,7 @@ def test_a_vanished_file_is_reported(tmp_path: Path) -> None:
     assert refusal(tmp_path / "gone.md") == "file disappeared before it could be read"
 
 
-def test_a_file_that_vanishes_while_being_opened_is_reported(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_file_that_vanishes_while_being_opened_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path / "racy.txt", "内容。".encode())
 
     def vanish(*args: object, **kwargs: object) -> None:
