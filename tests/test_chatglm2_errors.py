@@ -107,11 +107,18 @@ def test_chatglm3_by_name(tiny: Path) -> None:
         load_chatglm2(tiny)
 
 
-def test_chatglm3_by_its_role_tokens(tiny: Path) -> None:
+@pytest.mark.parametrize(
+    ("file", "text"),
+    [
+        ("tokenizer_config.json", json.dumps({"added_tokens_decoder": {"64795": {"content": "<|system|>"},
+                                                                       "64796": {"content": "<|user|>"}}})),
+        ("tokenization_chatglm.py", 'role_special_tokens = ["<|system|>", "<|user|>", "<|assistant|>"]\n'),
+    ],
+)
+def test_chatglm3_by_its_role_tokens(tiny: Path, file: str, text: str) -> None:
     _edit_config(tiny, _name_or_path="my-finetune")
-    added = {str(64795 + i): {"content": t, "special": True} for i, t in enumerate(["<|system|>", "<|user|>"])}
-    (tiny / "tokenizer_config.json").write_text(json.dumps({"added_tokens_decoder": added}), encoding="utf-8")
-    with pytest.raises(LLMUnavailable, match=r"looks like ChatGLM3-6B .its tokenizer_config.json"):
+    (tiny / file).write_text(text, encoding="utf-8")
+    with pytest.raises(LLMUnavailable, match=rf"looks like ChatGLM3-6B .its {file}"):
         load_chatglm2(tiny)
 
 

@@ -18,7 +18,9 @@ from rag.llm.base import LLMUnavailable
 SUPPORTED = "ChatGLM2-6B and chatglm2-6b-32k are supported"
 CHATGLM2_VOCAB = 65024
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_TOKENIZER_FILES = ("tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "tokenizer.json")
+# Read as text only, never imported: ChatGLM3's tokenization_chatglm.py lists its role tokens, ChatGLM2's does not.
+_TOKENIZER_FILES = ("tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "tokenizer.json",
+                    "tokenization_chatglm.py")
 _CHATGLM3_TOKENS = ("<|user|>", "<|assistant|>", "<|system|>", "<|observation|>")
 
 
