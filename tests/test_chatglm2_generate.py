@@ -219,3 +219,9 @@ def test_handle_from_settings_counts_exactly_what_the_model_is_fed(tiny_dir: Pat
     assert override.context_window == 1000 == override.model.context_window
     with pytest.raises(LLMUnavailable, match="KBA_CHATGLM2_PATH"):
         chatglm2_handle(Settings(chatglm2_path=None))
+
+
+def test_the_caller_is_not_left_in_inference_mode_between_tokens(loaded: tuple, prompt: list[int]) -> None:
+    model, _ = loaded
+    for _ in generate_ids(model, prompt, max_new_tokens=2, eos_id=None):
+        assert not torch.is_inference_mode_enabled() and torch.is_grad_enabled()

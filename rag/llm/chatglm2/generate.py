@@ -71,25 +71,24 @@ def generate_ids(
     inputs = torch.tensor([list(prompt_ids)], dtype=torch.long, device=device)
     past = None
     result.finish_reason = "length"
-    with torch.inference_mode():
-        for _ in range(budget):
-            if cancel is not None and cancel.is_set():
-                result.finish_reason = "cancelled"
-                return
-            out = model(input_ids=inputs, past_key_values=past, use_cache=True, logits_to_keep=1)
-            past = out.past_key_values
-            logits = out.logits[0, -1]
-            if vocab_limit is not None:
-                logits = logits[:vocab_limit]
-            token = sample_next(logits, temperature, top_p, generator)
-            if token == eos_id:
-                result.finish_reason = "stop"
-                return
-            result.token_ids.append(token)
-            yield token
-            inputs = torch.tensor([[token]], dtype=torch.long, device=device)
+    for _ in range(budget):
         if cancel is not None and cancel.is_set():
             result.finish_reason = "cancelled"
+            return
+        # Entered per step, not around the loop: a mode held across ``yield`` would leak into the caller.
+        with torch.inference_mode():
+            out = model(input_ids=inputs, past_key_values=past, use_cache=True, logits_to_keep=1)
+        past = out.past_key_values
+        logits = out.logits[0, -1] if vocab_limit is None else out.logits[0, -1, :vocab_limit]
+        token = sample_next(logits, temperature, top_p, generator)
+        if token == eos_id:
+            result.finish_reason = "stop"
+            return
+        result.token_ids.append(token)
+        yield token
+        inputs = torch.tensor([[token]], dtype=torch.long, device=device)
+    if cancel is not None and cancel.is_set():
+        result.finish_reason = "cancelled"
 
 
 def _held_back(text: str, stop: Sequence[str]) -> int:
