@@ -159,3 +159,24 @@ def test_cancel_stops_the_stream(settings: Settings, built_kb: str) -> None:
     rest = list(events)
     answer = rest[-1]
     assert isinstance(answer, Answer) and answer.text == first and "已停止" in answer.notices[-1]
+
+
+def test_chatglm2_from_local_weights_answers_through_the_chain(settings: Settings, built_kb: str, tmp_path) -> None:
+    """The whole path with a tiny random checkpoint in ChatGLM2's format: factory, exact packing, streaming."""
+    from chatglm2_checkpoint import make_tiny_chatglm2
+
+    from rag.llm.chatglm2 import chatglm2_prompt_ids
+    from rag.prompts import build_messages
+
+    model_dir = make_tiny_chatglm2(tmp_path / "chatglm2", seq_length=2048)
+    configured = settings.model_copy(
+        update={"chatglm2_path": model_dir, "max_new_tokens": 24, "chatglm2_device": "cpu"}
+    )
+    assistant = Assistant(configured)
+    assert assistant.llm.generative and assistant.llm_warning is None and "ChatGLM2" in assistant.llm.label
+    streamed, answer = _run(assistant, "如何查看 conda 环境？", built_kb)
+    assert answer.error is None and streamed == answer.text and answer.timings.first_token is not None
+    packing = answer.packing
+    assert packing is not None and packing.window == 2048 and packing.exact
+    fed = chatglm2_prompt_ids(assistant.llm.model.tokenizer, build_messages(answer.sources, [], answer.question))
+    assert len(fed) == packing.total_tokens <= 2048 - 24
