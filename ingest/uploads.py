@@ -1,0 +1,100 @@
+"""Uploaded files -> a staging folder the pipeline can ingest from, and per-file results.
+
+The browser hands over (name, declared size, stream) triples. Nothing is written for a file that
+is too large or of an unsupported type, names are reduced to bare safe file names, and a stream
+that delivers more bytes than it declared is cut off and rejected.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+from ingest.errors import InvalidName
+from ingest.loaders import SUPPORTED_EXTENSIONS
+from ingest.names import safe_file_name
+from ingest.pipeline import IncomingFile, IngestReport
+
+BLOCK = 1024 * 1024
+
+ADDED, UPDATED, UNCHANGED, FAILED = "已添加 / added", "已更新 / updated", "未变 / unchanged", "失败 / failed"
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2**20:.1f} MB"
+
+
+def _copy(stream: BinaryIO, target: Path, limit: int) -> str | None:
+    """Copy at most ``limit`` bytes in 1 MB blocks; the reason for refusing, or None when copied."""
+    tmp = target.with_name(f".{target.name}.part")
+    written = 0
+    try:
+        with tmp.open("wb") as out:
+            while block := stream.read(BLOCK):
+                written += len(block)
+                if written > limit:
+                    return f"more than the declared {_mb(limit)} arrived; upload refused"
+                out.write(block)
+        os.replace(tmp, target)
+        return None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def stage_uploads(
+    files: Iterable[tuple[str, int, BinaryIO]], folder: Path, max_bytes: int
+) -> tuple[list[IncomingFile], list[tuple[str, str]]]:
+    """Write acceptable uploads into ``folder`` under safe names.
+
+    Returns the files to ingest and the rejected ones as (uploaded name, reason). A file is
+    rejected, without anything being written, when its name is unusable, its type unsupported or
+    its declared size over ``max_bytes``; it is also rejected (and its partial copy deleted) when
+    more bytes arrive than it declared, or when an earlier file in the batch has the same safe name.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    staged: list[IncomingFile] = []
+    rejected: list[tuple[str, str]] = []
+    taken: set[str] = set()
+    for name, size, stream in files:
+        try:
+            safe = safe_file_name(name)
+        except InvalidName as error:
+            rejected.append((name, str(error)))
+            continue
+        suffix = Path(safe).suffix.lower()
+        if suffix not in SUPPORTED_EXTENSIONS:
+            kinds = ", ".join(SUPPORTED_EXTENSIONS)
+            rejected.append((name, f"unsupported file type '{suffix or '(none)'}'; supported: {kinds}"))
+        elif size > max_bytes:
+            rejected.append((name, f"file is {_mb(size)}, over the {_mb(max_bytes)} limit"))
+        elif safe in taken:
+            rejected.append((name, f"another file in this upload is also named '{safe}'"))
+        else:
+            reason = _copy(stream, folder / safe, min(size, max_bytes))
+            if reason:
+                rejected.append((name, reason))
+            else:
+                taken.add(safe)
+                staged.append(IncomingFile(safe, folder / safe))
+    return staged, rejected
+
+
+def upload_results(rejected: Iterable[tuple[str, str]], report: IngestReport | None) -> list[dict[str, str]]:
+    """One row per file for the browser's result table: file, result, reason."""
+    rows = [{"file": name, "result": FAILED, "reason": reason} for name, reason in rejected]
+    if report is not None:
+        for result, names in ((ADDED, report.added), (UPDATED, report.updated), (UNCHANGED, report.unchanged)):
+            rows += [{"file": name, "result": result, "reason": ""} for name in names]
+        rows += [{"file": name, "result": FAILED, "reason": reason} for name, reason in report.failed]
+    return rows
+
+
+def report_summary(report: IngestReport, rejected: int = 0) -> str:
+    """One line for the browser: counts per result, chunks embedded or reused, seconds."""
+    return (
+        f"新增 {len(report.added)} added, 更新 {len(report.updated)} updated, "
+        f"未变 {len(report.unchanged)} unchanged, 失败 {len(report.failed) + rejected} failed; "
+        f"向量化 {report.chunks_embedded} chunks embedded, {report.chunks_reused} reused; {report.seconds:.1f} s"
+    )
