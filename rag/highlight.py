@@ -1,0 +1,139 @@
+"""HTML-safe markup for answers and their sources: linked citations, highlighted question terms.
+
+Everything a model or a document wrote is escaped before it reaches the page; the only markup in
+the output is the markup made here. The browser page renders these strings with
+``unsafe_allow_html``, so this module is the one place that decides what HTML appears.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterable, Sequence
+
+from ingest.keywords import keyword_tokens
+from rag.types import Answer, Citation
+
+# The citation forms the chain recognises (rag.chain.cited_numbers): [1], [1, 2], [1、2], 【4】.
+CITATION = re.compile(r"[\[【]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】]")
+_NUMBER = re.compile(r"\d{1,3}")
+# Fenced code blocks (possibly still open while streaming) and inline code spans: shown literally
+# by Markdown, so they are passed through untouched instead of escaped.
+_CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]+`", re.DOTALL)
+# Markdown syntax that would fetch or link something the model chose (images, links) or typeset
+# prices as math ($5 and $10).
+_MARKDOWN_ACTIVE = str.maketrans({"[": "&#91;", "]": "&#93;", "$": "&#36;"})
+
+Anchor = Callable[[int], str | None]
+
+
+def source_anchor(turn: int, number: int) -> str:
+    """The HTML id of source ``number`` under answer ``turn`` (unique on the page)."""
+    return f"kba-t{turn}-s{number}"
+
+
+def _escape_prose(text: str) -> str:
+    return html.escape(text, quote=False).translate(_MARKDOWN_ACTIVE)
+
+
+def _link(match: re.Match[str], anchor: Anchor) -> str:
+    links = []
+    for number in (int(n) for n in _NUMBER.findall(match.group(1))):
+        target = anchor(number)
+        if target is None:
+            links.append(f'<span class="kba-cite-missing">&#91;{number}&#93;</span>')
+        else:
+            links.append(f'<a href="#{target}">&#91;{number}&#93;</a>')
+    return f'<sup class="kba-cite">{"".join(links)}</sup>'
+
+
+def link_citations(text: str, anchor: Anchor = lambda _n: None) -> str:
+    """Markdown for an answer: HTML escaped, citations turned into superscript anchor links.
+
+    ``anchor(n)`` gives the id of source ``n``'s card, or None when there is no such source (the
+    number is then shown but not linked). Code spans and fenced blocks are kept as written.
+    """
+    out: list[str] = []
+    position = 0
+    for code in _CODE.finditer(text):
+        out.append(_prose_with_links(text[position : code.start()], anchor))
+        out.append(code.group(0))
+        position = code.end()
+    out.append(_prose_with_links(text[position:], anchor))
+    return "".join(out)
+
+
+def _prose_with_links(prose: str, anchor: Anchor) -> str:
+    out: list[str] = []
+    position = 0
+    for match in CITATION.finditer(prose):
+        out.append(_escape_prose(prose[position : match.start()]))
+        out.append(_link(match, anchor))
+        position = match.end()
+    out.append(_escape_prose(prose[position:]))
+    return "".join(out)
+
+
+def question_terms(question: str) -> list[str]:
+    """The question's search terms worth highlighting (single characters only when nothing longer)."""
+    terms = list(dict.fromkeys(keyword_tokens(question)))
+    longer = [t for t in terms if len(t) >= 2]
+    return longer or terms
+
+
+def highlight_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
+    """(start, end) spans of ``text`` matching any term, case-insensitive, merged, in order."""
+    ordered = sorted({t for t in terms if t}, key=len, reverse=True)
+    if not ordered:
+        return []
+    pattern = re.compile("|".join(re.escape(t) for t in ordered), re.IGNORECASE)
+    spans: list[tuple[int, int]] = []
+    for match in pattern.finditer(text):
+        start, end = match.span()
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def highlight_html(text: str, terms: Iterable[str]) -> str:
+    """``text`` as escaped HTML on one line, matches wrapped in <mark>, line breaks as <br>."""
+    out: list[str] = []
+    position = 0
+    for start, end in highlight_spans(text, terms):
+        out.append(html.escape(text[position:start]))
+        out.append(f"<mark>{html.escape(text[start:end])}</mark>")
+        position = end
+    out.append(html.escape(text[position:]))
+    # One line: a blank line would end the raw-HTML block and hand the rest to Markdown.
+    return "".join(out).replace("$", "&#36;").replace("\n", "<br>")
+
+
+def ordered_sources(answer: Answer) -> list[tuple[Citation, bool]]:
+    """Every source of the answer with whether it is cited: cited ones first, in citation order."""
+    cited_numbers = [c.number for c in answer.cited]
+    rest = [c for c in answer.sources if c.number not in cited_numbers]
+    return [(c, True) for c in answer.cited] + [(c, False) for c in rest]
+
+
+def source_card_html(citation: Citation, cited: bool, terms: Sequence[str], anchor_id: str) -> str:
+    """One source as an HTML card: [n], file name, page/section, score, highlighted chunk text.
+
+    Cited sources are open cards; the others are collapsed and greyed (a <details> element).
+    """
+    chunk = citation.chunk
+    where = chunk.location.removeprefix(chunk.doc_name).lstrip(", ")
+    head = (
+        f'<span class="kba-num">[{citation.number}]</span> '
+        f'<span class="kba-file">{html.escape(chunk.doc_name)}</span>'
+        + (f' <span class="kba-where">· {html.escape(where)}</span>' if where else "")
+        + f' <span class="kba-score">相关度 score {citation.score:.2f}</span>'
+    )
+    body = f'<div class="kba-text">{highlight_html(chunk.text, terms)}</div>'
+    if cited:
+        return f'<div class="kba-source kba-cited" id="{anchor_id}"><div class="kba-head">{head}</div>{body}</div>'
+    return (
+        f'<details class="kba-source kba-uncited" id="{anchor_id}"><summary class="kba-head">{head}</summary>'
+        f"{body}</details>"
+    )
