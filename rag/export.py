@@ -1,0 +1,98 @@
+"""A conversation as plain text: the status line under an answer, and the Markdown export."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from rag.chain import EXTRACTIVE_NOTICE, STOPPED, citations_text
+from rag.types import Answer
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One question and its answer, with the knowledge base it was asked of."""
+
+    kb: str
+    answer: Answer
+
+
+def history_pairs(turns: Sequence[Turn]) -> list[tuple[str, str]]:
+    """(question, answer) pairs for the chain's history; turns without answer text are left out."""
+    return [(t.answer.question, t.answer.text) for t in turns if t.answer.text.strip()]
+
+
+def was_stopped(answer: Answer) -> bool:
+    """Whether the person stopped the answer before it was complete."""
+    return STOPPED in answer.notices
+
+
+def answer_notices(answer: Answer) -> list[str]:
+    """Notices to show beside one answer: not the extractive banner, the stop mark or packing cuts.
+
+    Those three are shown elsewhere (a page banner, a badge, the status line).
+    """
+    shown_elsewhere = {EXTRACTIVE_NOTICE, STOPPED, *(answer.packing.notes if answer.packing else [])}
+    return [n for n in answer.notices if n not in shown_elsewhere]
+
+
+def status_line(answer: Answer) -> str:
+    """Model, times and how the context window was spent, e.g. for a caption under the answer."""
+    t = answer.timings
+    parts = [f"模型 model: {answer.backend}", f"检索 retrieval {t.retrieve:.2f} s"]
+    if t.first_token is not None:
+        parts.append(f"首字 first token {t.first_token:.2f} s")
+    parts.append(f"总计 total {t.total:.2f} s")
+    p = answer.packing
+    if p is not None:
+        estimate = "" if p.exact else " (估算 estimated)"
+        parts.append(
+            f"上下文 context {p.total_tokens}/{p.window} tokens{estimate}: "
+            f"资料 sources {p.source_tokens} ({p.sources_used}), "
+            f"历史 history {p.history_tokens} ({p.history_turns_used} turns), "
+            f"问题 question {p.question_tokens}, 回答预留 answer {p.reserved_for_answer}"
+        )
+        if p.notes:
+            parts.append("已截断 cut: " + "; ".join(p.notes))
+    return " · ".join(parts)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def turn_markdown(number: int, turn: Turn) -> str:
+    """One exported question with its answer, state and sources."""
+    answer = turn.answer
+    lines = [f"## {number}. {_one_line(answer.question)}", "", f"*知识库 / Knowledge base: {turn.kb}*", ""]
+    lines += [answer.text.strip() or "*（没有回答 / no answer）*", ""]
+    if was_stopped(answer):
+        lines += ["> 已停止 / Stopped before the answer was complete.", ""]
+    if answer.error:
+        lines += [f"> 错误 / Error: {_one_line(answer.error)}", ""]
+    lines += [f"> {_one_line(n)}" for n in answer_notices(answer)]
+    if answer_notices(answer):
+        lines.append("")
+    cited = {c.number for c in answer.cited}
+    others = [c for c in answer.sources if c.number not in cited]
+    if answer.cited:
+        lines += ["**引用的资料 / Cited sources**", "", *_bullets(citations_text(answer.cited)), ""]
+    if others:
+        lines += ["**其他检索到的资料 / Other retrieved sources**", "", *_bullets(citations_text(others)), ""]
+    lines += [f"<sub>{status_line(answer)}</sub>", ""]
+    return "\n".join(lines)
+
+
+def _bullets(text: str) -> list[str]:
+    return [f"- {line}" for line in text.splitlines()]
+
+
+def conversation_markdown(turns: Sequence[Turn], exported_at: datetime | None = None) -> str:
+    """The whole conversation as a Markdown document, ready to download."""
+    when = (exported_at or datetime.now()).strftime("%Y-%m-%d %H:%M")
+    parts = ["# 知识库问答记录 / Conversation", "", f"导出时间 / Exported: {when}", ""]
+    if not turns:
+        parts += ["*（还没有提问 / no questions yet）*", ""]
+    parts += [turn_markdown(number, turn) for number, turn in enumerate(turns, start=1)]
+    return "\n".join(parts).rstrip() + "\n"
