@@ -1,0 +1,88 @@
+"""One question and its answer on the chat page: text with linked [n], status, sources panel."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from rag.export import Turn, answer_notices, status_line, was_stopped
+from rag.highlight import link_citations, ordered_sources, question_terms, source_anchor, source_card_html
+from rag.llm.base import LLMHandle
+from ui.jobs import Job
+
+CURSOR = " ▌"
+EXTRACTIVE_BANNER = (
+    "**未连接语言模型：以下回答摘录自资料原文。** 设置 `KBA_CHATGLM2_PATH`（本地 ChatGLM2-6B 目录）或 "
+    "`KBA_OPENAI_BASE_URL`（vLLM、FastChat、Ollama 等 OpenAI 兼容服务，如 `http://127.0.0.1:8000/v1`），"
+    "或在侧栏“模型”中填写。  \n**No language model connected: answers quote the sources.** Set "
+    "`KBA_CHATGLM2_PATH` or `KBA_OPENAI_BASE_URL`, or fill in the sidebar's Model panel."
+)
+
+
+def model_banner(llm: LLMHandle, warning: str | None) -> None:
+    """Say plainly when no generative model is connected, and why a configured one is not used."""
+    if warning:
+        st.warning(f"模型不可用 / Model unavailable: {warning}")
+    if not llm.generative:
+        st.info(EXTRACTIVE_BANNER, icon=":material/info:")
+
+
+def question_bubble(question: str) -> None:
+    """The person's question (escaped: nothing they type becomes markup)."""
+    with st.chat_message("user"):
+        st.markdown(link_citations(question))
+
+
+def render_turn(index: int, turn: Turn) -> None:
+    """A finished turn: question, answer with citation links, state, status line, sources."""
+    answer = turn.answer
+    question_bubble(answer.question)
+    with st.chat_message("assistant"):
+        anchors = {c.number: source_anchor(index, c.number) for c in answer.sources}
+        if answer.text:
+            st.markdown(link_citations(answer.text, anchors.get), unsafe_allow_html=True)
+        if was_stopped(answer):
+            st.caption(":material/stop_circle: 已停止：以上是停止前生成的部分 / Stopped: the answer above is partial.")
+        if answer.error:
+            st.error(answer.error)
+        for notice in answer_notices(answer):
+            st.caption(f":material/info: {notice}")
+        st.caption(status_line(answer))
+        sources_panel(index, turn)
+
+
+def sources_panel(index: int, turn: Turn) -> None:
+    """The sources of one answer: cited ones first as open cards, the others collapsed and grey."""
+    answer = turn.answer
+    if not answer.sources:
+        return
+    terms = question_terms(f"{answer.question} {answer.standalone_query}")
+    cited = len(answer.cited)
+    st.markdown(
+        f"**来源 / Sources** · 引用 {cited} 条，共检索到 {len(answer.sources)} 条 "
+        f"/ {cited} cited of {len(answer.sources)} retrieved · 知识库 / KB: `{turn.kb}`"
+    )
+    for citation, is_cited in ordered_sources(answer):
+        card = source_card_html(citation, is_cited, terms, source_anchor(index, citation.number))
+        st.markdown(card, unsafe_allow_html=True)
+
+
+def follow_answer(question: str, job: Job) -> None:
+    """Draw an answer while it streams, with a stop button, until the job finishes."""
+    question_bubble(question)
+    with st.chat_message("assistant"):
+        slot = st.empty()
+        slot.caption("正在检索资料… / Searching the sources…")
+        stopping = job.cancel.is_set()
+        st.button(
+            "正在停止… / Stopping…" if stopping else "停止 / Stop",
+            icon=":material/stop_circle:",
+            key="stop_answer",
+            on_click=job.cancel.set,
+            disabled=stopping,
+        )
+        shown = ""
+        while not job.wait(0.05):
+            text = job.text()
+            if text != shown:
+                slot.markdown(link_citations(text) + CURSOR, unsafe_allow_html=True)
+                shown = text
