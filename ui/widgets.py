@@ -19,7 +19,7 @@ sup.kba-cite { font-size: 0.72em; margin-left: 1px; }
 sup.kba-cite a { text-decoration: none; font-weight: 600; color: #1c6fd1; padding: 0 1px; }
 sup.kba-cite a:hover { text-decoration: underline; }
 .kba-cite-missing { color: #b0b3ba; }
-.kba-source { border: 1px solid rgba(49, 51, 63, 0.14); border-left: 4px solid #1c6fd1; border-radius: 0.5rem;
+.kba-source { border: 1px solid rgba(128, 128, 128, 0.25); border-left: 4px solid #1c6fd1; border-radius: 0.5rem;
   padding: 0.55rem 0.85rem; margin: 0 0 0.55rem 0; background: rgba(28, 111, 209, 0.035); scroll-margin-top: 4rem; }
 .kba-source.kba-uncited { opacity: 0.55; border-left-color: #b0b3ba; background: transparent; }
 .kba-source:target { box-shadow: 0 0 0 3px rgba(28, 111, 209, 0.35); }
@@ -28,10 +28,10 @@ summary.kba-head { cursor: pointer; }
 .kba-num { font-weight: 700; color: #1c6fd1; }
 .kba-uncited .kba-num { color: inherit; }
 .kba-file { font-weight: 600; }
-.kba-where { color: rgba(49, 51, 63, 0.65); }
-.kba-score { float: right; color: rgba(49, 51, 63, 0.55); font-size: 0.78rem; }
-.kba-text { font-size: 0.86rem; line-height: 1.65; margin-top: 0.35rem; color: rgba(49, 51, 63, 0.9); }
-.kba-text mark { background: #ffe98f; color: inherit; padding: 0 0.12em; border-radius: 0.2em; }
+.kba-where { opacity: 0.7; }
+.kba-score { float: right; opacity: 0.6; font-size: 0.78rem; }
+.kba-text { font-size: 0.86rem; line-height: 1.65; margin-top: 0.35rem; }
+.kba-text mark { background: #ffe98f; color: #31333f; padding: 0 0.12em; border-radius: 0.2em; }
 </style>
 """
 
