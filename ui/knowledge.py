@@ -112,7 +112,7 @@ def _documents(settings: Settings, kb: str) -> None:
         ]
         st.dataframe(rows, hide_index=True, width="stretch")
         name = st.selectbox("选择文档 / Document", [doc.name for doc in docs], key="doc_pick")
-        preview, delete, _ = st.columns([1.3, 1.3, 3])
+        preview, delete, _ = st.columns([1.9, 1.5, 2.6])
         show = preview.toggle("预览分块 / Preview chunks", key="doc_preview")
         delete.button(
             "删除文档 / Delete",
