@@ -21,7 +21,7 @@ from ingest.pipeline import open_kb
 from rag.config import Settings
 from rag.context import ContextTooSmall, pack
 from rag.llm.base import LLMHandle
-from rag.prompts import message_text
+from rag.prompts import CITATION, message_text
 from rag.retrieve import Retriever
 from rag.rewrite import standalone_query
 from rag.types import Answer, Citation, Timings
@@ -36,15 +36,13 @@ EMPTY_QUESTION = "请输入问题。/ Please type a question."
 STOPPED = "已停止生成。/ Stopped."
 EMPTY_REPLY = "模型返回了空回答。/ The model returned an empty answer (check the server's logs and model name)."
 
-_CITATION = re.compile(r"[\[【]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】]")
-
 AnswerEvent = str | Answer
 
 
 def cited_numbers(text: str) -> list[int]:
     """Source numbers cited in ``text`` ([1], [2][3], [1, 2], 【4】), in order of first citation."""
     numbers: list[int] = []
-    for match in _CITATION.finditer(text):
+    for match in CITATION.finditer(text):
         numbers += [int(n) for n in re.split(r"\s*[,，、]\s*", match.group(1))]
     return list(dict.fromkeys(numbers))
 

@@ -12,10 +12,10 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 
 from ingest.keywords import keyword_tokens
+from rag.prompts import CITATION
 from rag.types import Answer, Citation
 
 # The citation forms the chain recognises (rag.chain.cited_numbers): [1], [1, 2], [1、2], 【4】.
-CITATION = re.compile(r"[\[【]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】]")
 _NUMBER = re.compile(r"\d{1,3}")
 # Fenced code blocks (possibly still open while streaming) and inline code spans: shown literally
 # by Markdown, so they are passed through untouched instead of escaped.

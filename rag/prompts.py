@@ -31,6 +31,8 @@ SOURCES_END = "资料结束 (End of sources)."
 QUESTION_HEADER = "问题 (Question):"
 
 _SOURCE_LINE = re.compile(r"^\[(\d+)\] \((.*)\)$")
+CITATION = re.compile(r"[\[【]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】]")
+"""A citation as models write it: [1], [2][3], [1, 2], 【4】; group 1 holds the numbers."""
 
 
 def render_source(number: int, location: str, text: str) -> str:

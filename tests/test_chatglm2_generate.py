@@ -217,6 +217,7 @@ def test_handle_from_settings_counts_exactly_what_the_model_is_fed(tiny_dir: Pat
     assert (handle.model.temperature, handle.model.top_p, handle.model.max_new_tokens) == (0.8, 0.8, 16)
     override = chatglm2_handle(Settings(chatglm2_path=tiny_dir, chatglm2_device="cpu", context_window=1000))
     assert override.context_window == 1000 == override.model.context_window
+    assert override.model.model is handle.model.model  # new settings, same weights: loaded once
     with pytest.raises(LLMUnavailable, match="KBA_CHATGLM2_PATH"):
         chatglm2_handle(Settings(chatglm2_path=None))
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+from typing import Any
+
 from rag.config import Settings
 from rag.llm.base import LLMHandle, LLMUnavailable
 from rag.llm.chatglm2.chat_model import ChatGLM2Chat, chatglm2_prompt_ids
@@ -18,6 +22,23 @@ def describe(model: object) -> str:
     return f"{info.name if info else 'ChatGLM2'} ({device}, {precision})"
 
 
+_LOADED: dict[tuple[str, str | None, str], tuple[Any, Any]] = {}
+_LOADING = threading.Lock()
+
+
+def load_once(path: Path | str, device: str | None, quantization: str) -> tuple[Any, Any]:
+    """load_chatglm2, memoised: sampling settings change without reloading ~13 GB of weights.
+
+    One model at a time: loading another drops the previous one first, so two never share memory.
+    """
+    key = (str(path), device, quantization)
+    with _LOADING:
+        if key not in _LOADED:
+            _LOADED.clear()
+            _LOADED[key] = load_chatglm2(path, device=device, quantization=quantization)
+        return _LOADED[key]
+
+
 def chatglm2_handle(settings: Settings) -> LLMHandle:
     """Load ChatGLM2 from ``settings.chatglm2_path`` and wrap it for the answer chain.
 
@@ -27,9 +48,7 @@ def chatglm2_handle(settings: Settings) -> LLMHandle:
     """
     if settings.chatglm2_path is None:
         raise LLMUnavailable("no ChatGLM2 model configured: set KBA_CHATGLM2_PATH to its folder or cached id")
-    model, tokenizer = load_chatglm2(
-        settings.chatglm2_path, device=settings.chatglm2_device, quantization=settings.chatglm2_quantization
-    )
+    model, tokenizer = load_once(settings.chatglm2_path, settings.chatglm2_device, settings.chatglm2_quantization)
     window = settings.context_window or model.chatglm2_info.seq_length
     chat = ChatGLM2Chat(
         model=model,
