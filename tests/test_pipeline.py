@@ -9,13 +9,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS, REPO
 
 from ingest import pipeline
 from ingest.errors import InvalidName, KnowledgeBaseBusy, KnowledgeBaseNotFound
 from ingest.pipeline import IncomingFile
 from ingest.store import write_lock
 from rag.config import Settings
-from conftest import CORPUS, REPO
 
 
 def _names(settings: Settings, kb: str) -> dict[str, int]:
@@ -50,7 +50,9 @@ def test_changed_file_replaces_its_chunks_and_reuses_unchanged_vectors(settings:
     source = _copy_corpus(tmp_path)
     pipeline.build_from_folder(settings, "kb", source)
     notes = source / "setup_notes.md"
-    notes.write_text(notes.read_text(encoding="utf-8") + "\n\n## 新增一节\n\n新增的独特内容：量子菠萝。\n", encoding="utf-8")
+    notes.write_text(
+        notes.read_text(encoding="utf-8") + "\n\n## 新增一节\n\n新增的独特内容：量子菠萝。\n", encoding="utf-8"
+    )
     report = pipeline.build_from_folder(settings, "kb", source)
     assert report.updated == ["setup_notes.md"] and report.chunks_reused >= 1
     assert 1 <= report.chunks_embedded < _names(settings, "kb")["setup_notes.md"] + 1

