@@ -1,0 +1,96 @@
+"""The benchmark harness: its question set is valid and a --quick run writes sane results fast."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO, SHARED
+
+pytestmark = pytest.mark.skipif(not (SHARED / "corpus").is_dir(), reason="needs ../shared (corpus, tokenizer)")
+
+
+def test_bench_questions_are_valid() -> None:
+    from bench.quality import load_question_sets, missing_needles
+
+    questions = load_question_sets()
+    own = [q for q in questions if q.kind != "dev"]
+    assert len(own) >= 40
+    assert sum(q.kind == "paraphrase" for q in own) * 2 >= len(own)
+    assert all(q.needles and q.q.strip() for q in questions)
+    assert missing_needles(questions) == []
+
+
+def _load(folder: Path, name: str) -> dict:
+    return json.loads((folder / name).read_text(encoding="utf-8"))
+
+
+def _unit(value: float) -> bool:
+    return 0.0 <= value <= 1.0
+
+
+def test_quick_run_writes_sane_results(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KBA_")}
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "bench/run.py", "--quick", "--out", str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert elapsed < 60, f"--quick took {elapsed:.0f} s"
+
+    machine = _load(out, "machine.json")
+    assert machine["logical_cores"] >= 1 and machine["ram_gb"] > 0 and machine["gpu"] == "none"
+    run = _load(out, "run.json")
+    assert run["quick"] and set(run["part_seconds"]) == {"quality", "ingest", "latency", "memory", "packing"}
+
+    quality = _load(out, "quality.json")
+    assert quality["needles_verified"] and quality["questions"]["paraphrase"] >= 20
+    modes = {row["mode"] for row in quality["rows"]}
+    assert {"keyword", "dense", "hybrid", "simulated"} <= modes
+    for row in quality["rows"]:
+        for metrics in row["sets"].values():
+            assert all(_unit(metrics[k]) for k in ("recall@1", "recall@4", "recall@10", "mrr@10"))
+            assert metrics["recall@1"] <= metrics["recall@4"] <= metrics["recall@10"]
+    assert quality["selection"]["chosen"]["mode"] in {"keyword", "dense", "hybrid"}
+
+    ingest = _load(out, "ingest.json")
+    for corpus in ("shared_corpus", "synthetic"):
+        run_ = ingest[corpus]
+        assert run_["chunks"] > 0 and run_["total_seconds"] > 0
+        assert abs(sum(stage["share"] for stage in run_["stages"].values()) - 1) < 0.02
+        assert run_["reingest"]["chunks_embedded"] == 0 and run_["reingest"]["ratio_to_full_build"] < 1
+
+    latency = _load(out, "latency.json")
+    assert latency["sizes"]
+    for row in latency["sizes"].values():
+        assert row["dense_only"]["faiss_flat"]["recall"] == 1.0 and _unit(row["store_index"]["recall"])
+        for variant in ("end_to_end", "end_to_end_numpy_dense", "end_to_end_proposed"):
+            total = row[variant]["total"]
+            assert 0 < total["p50_ms"] <= total["p95_ms"]
+
+    memory = _load(out, "memory.json")
+    rss = memory["large_kb"]["rss_gb"]
+    assert 0 < rss["idle_app"] <= rss["after_first_question"] < 10
+
+    packing = _load(out, "packing.json")
+    assert {"4096/top4", "8192/top8"} <= set(packing["rows"])
+    for row in packing["rows"].values():
+        assert row["pack"]["over_budget"] == 0 and _unit(row["naive"]["overflow_rate"])
+        assert row["pack"]["mean_total_tokens"] <= row["budget"]
+
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "## 1. Retrieval quality" in report and "## 6. LLM speed" in report
+    assert all((out / f"{name}.png").stat().st_size > 0 for name in ("quality", "latency", "ingest"))
