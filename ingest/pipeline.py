@@ -21,9 +21,10 @@ import numpy as np
 from ingest.embeddings import Embedder, embedder_id, get_embedder
 from ingest.errors import KnowledgeBaseError, KnowledgeBaseNotFound, UnsupportedFile
 from ingest.loaders import load_document
+from ingest.locks import write_lock
 from ingest.names import safe_file_name, safe_relative_name
 from ingest.splitter import split_sections
-from ingest.store import DB_NAME, FILES_DIR, KnowledgeBase, PreparedDocument, text_sha, write_lock
+from ingest.store import DB_NAME, FILES_DIR, KnowledgeBase, PreparedDocument, text_sha
 from rag.config import Settings
 
 Progress = Callable[[str, int, int], None]

@@ -3,7 +3,7 @@
     <data_dir>/<name>/kb.sqlite            the truth: every change is one transaction
     <data_dir>/<name>/vectors-<gen>.faiss  FAISS cache of the vectors for generation <gen>
     <data_dir>/<name>/files/               the original documents, under safe names
-    <data_dir>/.locks/<name>.lock          held by whoever writes
+    <data_dir>/.locks/<name>.lock          held by whoever writes (ingest/locks.py)
 
 A crash at any point leaves the last committed generation whole: the FAISS file of a newer or
 older generation is ignored and rebuilt from the vectors in SQLite. Nothing here unpickles.
@@ -11,21 +11,19 @@ older generation is ignored and rebuilt from the vectors in SQLite. Nothing here
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock, Timeout
 
 from ingest import vectors
-from ingest.errors import IndexMismatch, KnowledgeBaseBusy, KnowledgeBaseError, KnowledgeBaseNotFound
+from ingest.errors import IndexMismatch, KnowledgeBaseError, KnowledgeBaseNotFound
 from ingest.keywords import fts_document, fts_query
 from ingest.types import ChunkText, DocumentInfo, StoredChunk
 
@@ -68,27 +66,8 @@ def text_sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-@contextlib.contextmanager
-def write_lock(folder: Path, timeout_s: float) -> Iterator[None]:
-    """Hold the knowledge base's write lock, or fail clearly after ``timeout_s``."""
-    lock_dir = folder.parent / ".locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(lock_dir / f"{folder.name}.lock"))
-    try:
-        lock.acquire(timeout=timeout_s)
-    except Timeout:
-        raise KnowledgeBaseBusy(
-            f"knowledge base '{folder.name}' is being changed by another process; waited {timeout_s:g} s, "
-            "try again when it has finished"
-        ) from None
-    try:
-        yield
-    finally:
-        lock.release()
-
-
 class KnowledgeBase:
-    """One knowledge base. Safe to share between threads; writes need ``write_lock`` across processes."""
+    """One knowledge base. Safe to share between threads; writers hold ingest.locks.write_lock."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder

@@ -13,8 +13,8 @@ from conftest import CORPUS, REPO
 
 from ingest import pipeline
 from ingest.errors import InvalidName, KnowledgeBaseBusy, KnowledgeBaseNotFound
+from ingest.locks import write_lock
 from ingest.pipeline import IncomingFile
-from ingest.store import write_lock
 from rag.config import Settings
 
 
