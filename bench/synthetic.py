@@ -45,7 +45,10 @@ class SentencePool:
         sentences: list[str] = []
         for path in sorted(folder.iterdir()):
             text = path.read_text(encoding="utf-8", errors="replace")
-            sentences += [s.strip() for s in _SENTENCE.findall(text) if len(s.strip()) >= 8]
+            # Markdown markers are dropped: a "sentence" that is a heading would make a synthetic
+            # document of headings only, which the loader rightly rejects as having no text.
+            stripped = (s.strip().lstrip("#>*-•|` ").strip() for s in _SENTENCE.findall(text))
+            sentences += [s for s in stripped if len(s) >= 8]
         sentences = list(dict.fromkeys(sentences))[:limit]
         return cls(sentences, [" ".join(keyword_tokens(s)) for s in sentences])
 
