@@ -256,7 +256,7 @@ def _one_size(
     }
     if "HNSW" in kind and n > SWEEP_LIMIT:
         reps = np.repeat(queries, repeats, axis=0)
-        exact_reps = [row for row in exact for _ in range(repeats)]
+        exact_reps = [[i + 1 for i in row] for row in exact for _ in range(repeats)]  # store ids start at 1
         for ef, row in _hnsw_sweep(index, reps, exact_reps, k).items():
             result["dense_only"][f"faiss_hnsw_m{vectors.HNSW_NEIGHBOURS}_{ef}"] = {
                 **row,

@@ -7,6 +7,7 @@ brute-force numpy search, the naive prompt, a full build).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,7 @@ def write_report(out: Path, path: Path) -> None:
     latency, memory = read_json(out / "latency.json"), read_json(out / "memory.json")
     packing = read_json(out / "packing.json")
     plots = report_plots.draw(out, quality, ingest, latency)
-    rel = {name: Path(p).resolve().relative_to(path.parent.resolve()).as_posix() for name, p in plots.items()}
+    rel = {name: Path(os.path.relpath(p, path.parent)).as_posix() for name, p in plots.items()}
     lines = _header(out, machine, run)
     for title, data, section in (
         ("1. Retrieval quality", quality, quality_section),

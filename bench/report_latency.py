@@ -106,6 +106,31 @@ def latency_lines(data: dict[str, Any], plots: dict[str, str]) -> list[str]:
             f"| {int(size):,} | {row['store_build_s']:.0f} | {row['index_after_apply']} | "
             f"{index['rebuild_from_sqlite_s']:.1f} | {index['file_mb']:.0f} | {row['rss_gb']:.2f} |"
         )
+    flat_after_apply = [
+        size
+        for size, row in data["sizes"].items()
+        if row["store_index"]["flat_limit"] < int(size)
+        and "Flat" in (row["index_after_apply"] or "")
+        and "HNSW" in row["store_index"]["type"]
+    ]
+    if flat_after_apply:
+        lines += [
+            "",
+            f"At {', '.join(f'{int(s):,}' for s in flat_after_apply)} chunks the index written by `apply()` is flat "
+            f"although FLAT_LIMIT is {data['sizes'][flat_after_apply[0]]['store_index']['flat_limit']:,}: the store "
+            "starts every knowledge base with a flat index and only `_refresh_index` (a rebuild from SQLite, when "
+            "the FAISS file is missing) consults FLAT_LIMIT. The rows above use the rebuilt index.",
+        ]
+    lines += ["", "Goals (p95):"]
+    for size, goal in data["goals_p95_ms"].items():
+        row = data["sizes"].get(size)
+        if row:
+            shipped, proposed = row["end_to_end"]["total"]["p95_ms"], row["end_to_end_proposed"]["total"]["p95_ms"]
+            verdict = "met" if shipped < goal else "not met"
+            lines.append(
+                f"- {int(size):,} chunks, under {goal:.0f} ms: as shipped {shipped:.0f} ms ({verdict}); with the "
+                f"proposed core changes {proposed:.0f} ms ({'met' if proposed < goal else 'not met'})."
+            )
     if "latency" in plots:
         lines += ["", f"![p95 latency by store size]({plots['latency']})"]
     return lines
