@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Collection
 from functools import cache
 
 _WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]")
@@ -41,7 +42,7 @@ def fts_document(text: str) -> str:
     return " ".join(keyword_tokens(text))
 
 
-def fts_query(text: str) -> str:
+def fts_query(text: str, leave_out: Collection[str] = ()) -> str:
     """An FTS5 MATCH expression that ORs the question's distinct terms (empty if it has none)."""
-    terms = dict.fromkeys(keyword_tokens(text))
+    terms = [t for t in dict.fromkeys(keyword_tokens(text)) if t not in leave_out]
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)

@@ -135,3 +135,18 @@ def test_no_pickle_on_disk(kb: KnowledgeBase) -> None:
     for path in kb.folder.rglob("*"):
         if path.is_file():
             assert not path.read_bytes().startswith(b"\x80"), f"{path} looks like a pickle"
+
+
+def test_terms_common_to_most_of_a_large_store_are_left_out_of_the_keyword_query(
+    kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = ["大模型训练需要数据。"] * 30 + ["大模型推理需要显存。"] * 3
+    kb.apply([prepared("a.txt", texts)])
+    full = kb.keyword_search("大模型的显存", 50)
+    assert len(full) == 33  # small store (under the cap): every term searched
+    monkeypatch.setattr("ingest.store.COMMON_TERM_CHUNKS", 10)
+    pruned = kb.keyword_search("大模型的显存", 50)
+    assert len(pruned) == 3 and all("显存" in kb.get_chunks([i])[i].text for i, _ in pruned)
+    assert [i for i, _ in pruned] == [i for i, _ in full[:3]]  # the same best chunks, found cheaper
+    only_common = kb.keyword_search("大模型训练", 50)  # every term common: the rarest is kept
+    assert len(only_common) == 30
