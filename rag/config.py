@@ -54,9 +54,9 @@ class Settings(BaseSettings):
         ),
     )
     embed_batch_size: int = Field(16, ge=1, description="Chunks embedded per batch.")
-    chunk_size: int = Field(500, ge=50, description="Target chunk length in characters.")
+    chunk_size: int = Field(800, ge=50, description="Target chunk length in characters.")
     chunk_overlap: int = Field(
-        80, ge=0, description="Characters of trailing sentences repeated at the start of the next chunk."
+        120, ge=0, description="Characters of trailing sentences repeated at the start of the next chunk."
     )
     max_file_mb: float = Field(200.0, gt=0, description="Largest file accepted for ingest, in MB.")
     lock_timeout_s: float = Field(
@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     # --- retrieval ---
     retrieval_mode: RetrievalMode = Field("hybrid", description="hybrid, keyword (BM25) or dense.")
     top_k: int = Field(4, ge=1, le=50, description="Sources offered to the model.")
-    candidates: int = Field(20, ge=1, description="Results taken from each retriever before fusion.")
+    candidates: int = Field(50, ge=1, description="Results taken from each retriever before fusion.")
     keyword_weight: float = Field(1.0, ge=0, description="Weight of the BM25 list in rank fusion.")
     dense_weight: float = Field(0.5, ge=0, description="Weight of the dense list in rank fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant: score = w / (rrf_k + rank).")
