@@ -7,6 +7,7 @@ brute-force numpy search, the naive prompt, a full build).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -59,14 +60,20 @@ def _header(out: Path, machine: dict[str, Any] | None, run: dict[str, Any] | Non
     return lines
 
 
-def _llm_section() -> list[str]:
-    return [
+def _llm_section(out: Path) -> list[str]:
+    lines = [
         "## 6. LLM speed",
         "",
-        "Not measured here: it needs a GPU and none was available to this run (see `gpu` above). "
-        "`bench/llm_speed.py` (owned by another engineer) measures ChatGLM2-6B's load time, time to first "
-        "token and tokens per second on a CUDA machine.",
+        "Not measured by this run: it needs a GPU and none was available (see `gpu` above). "
+        "`python bench/llm_speed.py` (another engineer's script) measures ChatGLM2-6B's time to first token at "
+        "1K/4K/8K-token prompts, decode speed and peak memory on a CUDA machine and writes "
+        "`results/llm_speed.json`.",
     ]
+    found = read_json(out / "llm_speed.json")
+    if found:
+        text = json.dumps(found, ensure_ascii=False, indent=1)
+        lines += ["", "Its latest results, as it wrote them:", "", "```json", text[:4000], "```"]
+    return lines
 
 
 def write_report(out: Path, path: Path) -> None:
@@ -87,5 +94,5 @@ def write_report(out: Path, path: Path) -> None:
     ):
         lines += ["", f"## {title}", ""]
         lines += section(data, rel) if data else ["Not run (no JSON in the results folder)."]
-    lines += ["", *_llm_section(), ""]
+    lines += ["", *_llm_section(out), ""]
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -49,7 +49,7 @@ def ingest_lines(data: dict[str, Any], plots: dict[str, str]) -> list[str]:
         f"- Time that is not embedding: **{100 * shared['non_embedding_share']:.1f} %** "
         f"(goal under {100 * goals['non_embedding_share_below']:.0f} %).",
         f"- Re-ingest of the unchanged corpus: {shared['reingest']['seconds']:.3f} s = "
-        f"**{100 * shared['reingest']['ratio_to_full_build']:.2f} %** of the full build "
+        f"**{100 * shared['reingest']['ratio_to_full_build']:.3f} %** of the full build "
         f"(goal under {100 * goals['reingest_ratio_below']:.0f} %); {shared['reingest']['chunks_embedded']} chunks "
         "re-embedded.",
         "",
