@@ -77,7 +77,7 @@ def test_quick_run_writes_sane_results(tmp_path: Path) -> None:
     assert latency["sizes"]
     for row in latency["sizes"].values():
         assert row["dense_only"]["faiss_flat"]["recall"] == 1.0 and _unit(row["store_index"]["recall"])
-        for variant in ("end_to_end", "end_to_end_numpy_dense", "end_to_end_proposed"):
+        for variant in ("end_to_end", "end_to_end_numpy_dense", "end_to_end_faiss_1thread"):
             total = row[variant]["total"]
             assert 0 < total["p50_ms"] <= total["p95_ms"]
 
