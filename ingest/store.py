@@ -350,8 +350,8 @@ class KnowledgeBase:
         self._index, self._index_generation = index, generation
 
     def _update_index(self, generation: int, gone: list[int], new: list[int], rows: list[np.ndarray]) -> None:
-        if gone and not vectors.supports_removal(self._index):
-            self._index_generation = -1  # rebuilt from SQLite by the refresh below
+        if not vectors.can_update(self._index, bool(gone), self._index.ntotal - len(gone) + len(new)):
+            self._index_generation = -1  # rebuilt from SQLite, as the right index type, by the refresh below
         else:
             if gone:
                 self._index.remove_ids(np.array(gone, np.int64))

@@ -150,3 +150,21 @@ def test_terms_common_to_most_of_a_large_store_are_left_out_of_the_keyword_query
     assert [i for i, _ in pruned] == [i for i, _ in full[:3]]  # the same best chunks, found cheaper
     only_common = kb.keyword_search("大模型训练", 50)  # every term common: the rarest is kept
     assert len(only_common) == 30
+
+
+def test_index_becomes_hnsw_past_the_flat_limit_and_survives_removals(
+    kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import faiss
+
+    monkeypatch.setattr("ingest.vectors.FLAT_LIMIT", 5)
+    kb.apply([prepared("a.txt", [f"第{i}段：苹果{i}号" for i in range(4)])])
+    assert isinstance(faiss.downcast_index(kb._index.index), faiss.IndexFlat)  # 4 vectors: exact search
+    kb.apply([prepared("b.txt", [f"第{i}段：香蕉{i}号" for i in range(6)])])
+    assert isinstance(faiss.downcast_index(kb._index.index), faiss.IndexHNSWFlat)  # 10 > 5: graph
+    target = EMBEDDER.encode_query("第3段：香蕉3号")
+    [(best, score)] = kb.dense_search(target, 1)
+    assert kb.get_chunks([best])[best].text == "第3段：香蕉3号" and score > 0.99
+    kb.apply([], ["b.txt"])  # HNSW cannot drop vectors: rebuilt from SQLite, flat again at 4
+    assert isinstance(faiss.downcast_index(kb._index.index), faiss.IndexFlat)
+    assert {kb.get_chunks([i])[i].doc_name for i, _ in kb.dense_search(target, 10)} == {"a.txt"}
