@@ -30,13 +30,30 @@ from rag.llm.chatglm2.quantize import quantize_ready_layers
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CHATGLM2_6B = {
-    "model_type": "chatglm", "hidden_size": 4096, "ffn_hidden_size": 13696, "num_layers": 28,
-    "num_attention_heads": 32, "kv_channels": 128, "multi_query_attention": True, "multi_query_group_num": 2,
-    "padded_vocab_size": 65024, "seq_length": 32768, "layernorm_epsilon": 1e-5, "add_qkv_bias": True,
-    "eos_token_id": 2, "pad_token_id": 0,
+    "model_type": "chatglm",
+    "hidden_size": 4096,
+    "ffn_hidden_size": 13696,
+    "num_layers": 28,
+    "num_attention_heads": 32,
+    "kv_channels": 128,
+    "multi_query_attention": True,
+    "multi_query_group_num": 2,
+    "padded_vocab_size": 65024,
+    "seq_length": 32768,
+    "layernorm_epsilon": 1e-5,
+    "add_qkv_bias": True,
+    "eos_token_id": 2,
+    "pad_token_id": 0,
 }
-TINY = CHATGLM2_6B | {"hidden_size": 64, "ffn_hidden_size": 96, "num_layers": 2, "num_attention_heads": 4,
-                      "kv_channels": 16, "padded_vocab_size": 640, "seq_length": 2048}
+TINY = CHATGLM2_6B | {
+    "hidden_size": 64,
+    "ffn_hidden_size": 96,
+    "num_layers": 2,
+    "num_attention_heads": 4,
+    "kv_channels": 16,
+    "padded_vocab_size": 640,
+    "seq_length": 2048,
+}
 
 
 def random_model(config: dict[str, Any], device: str, dtype: Any, quantization: str = "none", seed: int = 0) -> Any:
@@ -126,8 +143,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {
         "note": "random weights, greedy decoding, batch 1; speed and memory only",
         "device": torch.cuda.get_device_name(device) if device.startswith("cuda") else platform.processor() or "cpu",
-        "torch": torch.__version__, "transformers": transformers.__version__,
-        "dtype": str(dtype).removeprefix("torch."), "parameters": linear + other, "config": config, "runs": [],
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "dtype": str(dtype).removeprefix("torch."),
+        "parameters": linear + other,
+        "config": config,
+        "runs": [],
     }
     for quantization in args.quant:
         if quantization != "none" and importlib.util.find_spec("bitsandbytes") is None:
@@ -164,8 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lengths", type=int, nargs="+", help="prompt lengths in tokens (default 1024 4096 8192)")
     parser.add_argument("--decode-tokens", type=int, default=128, help="tokens generated per prompt")
     parser.add_argument("--quant", nargs="+", default=["none"], choices=["none", "8bit", "4bit"])
-    parser.add_argument("--out", type=Path, help="report path (default bench/results/llm_speed.json; "
-                        "bench/results/tmp/llm_speed_tiny.json with --tiny)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="report path (default bench/results/llm_speed.json; bench/results/tmp/llm_speed_tiny.json with --tiny)",
+    )
     args = parser.parse_args(argv)
     args.lengths = args.lengths or ([64, 256, 512] if args.tiny else [1024, 4096, 8192])
     out = args.out or (RESULTS / "tmp" / "llm_speed_tiny.json" if args.tiny else RESULTS / "llm_speed.json")

@@ -40,7 +40,7 @@ def _latency(path: Path, latency: dict[str, Any]) -> None:
     series = {
         "as shipped": "end_to_end",
         "dense by numpy (baseline)": "end_to_end_numpy_dense",
-        "FAISS 1 thread": "end_to_end_faiss_1thread",
+        "second pass": "end_to_end_faiss_1thread",
     }
     for label, key in series.items():
         points = [(size, r[key]["total"]["p95_ms"]) for size, r in zip(sizes, rows, strict=True) if key in r]
