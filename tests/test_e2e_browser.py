@@ -6,79 +6,27 @@ drives /usr/bin/chromium with Playwright, and stops the server at the end.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
+from scripts.browser import CHROMIUM, CHROMIUM_ARGS, REPO, running_app
+
 DOCUMENT = "# 蓝鲸项目发布手册\n\n## 发布窗口\n\n蓝鲸项目的发布窗口是每周四下午三点，发布前需要值班经理签字。\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_healthy(url: str, server: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
-                if response.read() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"streamlit did not answer on {url} within {timeout_s} s")
 
 
 @pytest.fixture
 def server_url(tmp_path: Path) -> Iterator[str]:
     """A running app on a free port with an empty data dir; killed (with its children) afterwards."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KBA_")}
-    env.update(
-        KBA_DATA_DIR=str(tmp_path / "kb"),
+    with running_app(
+        tmp_path / "kb",
+        log=tmp_path / "streamlit.log",
+        timeout_s=30,
         KBA_EMBEDDER="hashing",
         KBA_SAMPLE_DOCS_DIR=str(REPO / "tests" / "corpus"),
-        KBA_CONFIG=str(tmp_path / "none.toml"),
-    )
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
-    command += ["--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]
-    log = (tmp_path / "streamlit.log").open("wb")
-    server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_healthy(url, server)
+    ) as url:
         yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        log.close()
 
 
 @pytest.mark.slow
