@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection
+from collections.abc import Iterable
 from functools import cache
 
 _WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]")
@@ -42,7 +42,6 @@ def fts_document(text: str) -> str:
     return " ".join(keyword_tokens(text))
 
 
-def fts_query(text: str, leave_out: Collection[str] = ()) -> str:
-    """An FTS5 MATCH expression that ORs the question's distinct terms (empty if it has none)."""
-    terms = [t for t in dict.fromkeys(keyword_tokens(text)) if t not in leave_out]
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+def fts_query(terms: Iterable[str]) -> str:
+    """An FTS5 MATCH expression that ORs the distinct ``terms`` (empty if there are none)."""
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in dict.fromkeys(terms))

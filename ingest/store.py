@@ -164,6 +164,10 @@ class KnowledgeBase:
     def document_hashes(self) -> dict[str, str]:
         return dict(self._query("SELECT name, sha256 FROM documents"))
 
+    def is_empty(self) -> bool:
+        """Whether the knowledge base holds no chunk (cheap at any size, unlike a count)."""
+        return not self._query("SELECT 1 FROM chunks LIMIT 1")
+
     def chunk_count(self) -> int:
         return int(self._query("SELECT COUNT(*) FROM chunks")[0][0])
 
@@ -207,7 +211,9 @@ class KnowledgeBase:
         """
         if k <= 0:
             return []
-        expression = fts_query(query, self._common_terms(keyword_tokens(query)))
+        terms = list(dict.fromkeys(keyword_tokens(query)))
+        common = self._common_terms(terms)
+        expression = fts_query(t for t in terms if t not in common)
         if not expression:
             return []
         rows = self._query(

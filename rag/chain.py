@@ -109,7 +109,7 @@ class Assistant:
             return
         try:
             retriever = self.retriever(kb_name)
-            if retriever.kb.chunk_count() == 0:
+            if retriever.kb.is_empty():
                 raise KnowledgeBaseError(f"knowledge base '{kb_name}' is empty: add documents first")
             answer.standalone_query = standalone_query(question[: self.settings.max_question_chars], history, self.llm)
             results = retriever.search(answer.standalone_query)

@@ -85,6 +85,8 @@ class Retriever:
                 raise ValueError("dense retrieval needs an embedder")
             dense_ids = [cid for cid, _ in self.kb.dense_search(self.embedder.encode_query(query), settings.candidates)]
         fused = [f for f in fuse(keyword_ids, dense_ids, weights) if f[1] >= settings.score_threshold]
+        if not settings.reranker:
+            fused = fused[: k or settings.top_k]  # only a reranker needs the texts of every candidate
         chunks = self.kb.get_chunks(cid for cid, *_ in fused)
         results = [RetrievedChunk(chunks[cid], score, kr, dr) for cid, score, kr, dr in fused if cid in chunks]
         if settings.reranker and results:
