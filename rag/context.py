@@ -21,6 +21,10 @@ from rag.types import Citation, PackingReport, RetrievedChunk
 HISTORY_SHARE = 0.25
 MIN_SOURCE_TOKENS = 32  # a source cut shorter than this is not worth showing
 TRUNCATION_MARK = "…"
+# Allowance per piece for tokens that joining pieces adds (separators, round headers); the exact
+# count of the whole prompt is checked at the end either way.
+SOURCE_MARGIN = 2
+TURN_MARGIN = 8
 
 
 class ContextTooSmall(ValueError):
@@ -96,44 +100,53 @@ def pack(
         )
 
     turns = list(history)[-settings.history_turns :] if settings.history_turns else []
-    history_cost = [counter.text(q) + counter.text(a) + 8 for q, a in turns]
+    turn_tokens = [counter.text(q) + counter.text(a) for q, a in turns]
+    history_cost = [tokens + TURN_MARGIN for tokens in turn_tokens]
     history_claim = min(sum(history_cost), int(budget * HISTORY_SHARE))
 
     sources: list[Citation] = []
+    source_tokens: list[int] = []  # rendered block of each kept source
     used = base
     for candidate in candidates:
         number = len(sources) + 1
-        cost = counter.text(render_source(number, candidate.chunk.location, candidate.chunk.text)) + 2
+        tokens = counter.text(render_source(number, candidate.chunk.location, candidate.chunk.text))
         room = budget - history_claim - used
-        if cost <= room:
+        if tokens + SOURCE_MARGIN <= room:
             sources.append(Citation(number, candidate.chunk, candidate.score))
-            used += cost
+            source_tokens.append(tokens)
+            used += tokens + SOURCE_MARGIN
         elif not sources and room >= MIN_SOURCE_TOKENS:
-            overhead = cost - counter.text(candidate.chunk.text)
+            overhead = tokens + SOURCE_MARGIN - counter.text(candidate.chunk.text)
             cut = _cut_to_tokens(candidate.chunk.text, room - overhead, counter)
             if cut:
                 sources.append(Citation(number, replace(candidate.chunk, text=cut), candidate.score))
-                used += counter.text(render_source(number, candidate.chunk.location, cut)) + 2
+                source_tokens.append(counter.text(render_source(number, candidate.chunk.location, cut)))
+                used += source_tokens[-1] + SOURCE_MARGIN
                 report.notes.append(f"资料 [1] 过长，已截断 / source [1] cut to fit the {window}-token window")
     report.sources_dropped = len(candidates) - len(sources)
 
     kept: list[tuple[str, str]] = []
-    for turn, cost in zip(reversed(turns), reversed(history_cost), strict=True):
-        if used + cost > budget:
+    kept_tokens: list[int] = []
+    for turn, tokens in zip(reversed(turns), reversed(turn_tokens), strict=True):
+        if used + tokens + TURN_MARGIN > budget:
             break
         kept.insert(0, turn)
-        used += cost
+        kept_tokens.insert(0, tokens)
+        used += tokens + TURN_MARGIN
 
     messages = build_messages(sources, kept, question)
-    while counter.prompt(messages) > budget and (kept or len(sources) > 1):
+    total = counter.prompt(messages)
+    while total > budget and (kept or len(sources) > 1):
         # Part counts are summed per piece; the exact count of the whole decides, trimming if needed.
         if kept:
             kept.pop(0)
+            kept_tokens.pop(0)
         else:
             sources.pop()
+            source_tokens.pop()
             report.sources_dropped += 1
         messages = build_messages(sources, kept, question)
-    total = counter.prompt(messages)
+        total = counter.prompt(messages)
     if total > budget:
         raise ContextTooSmall(
             f"context window of {window} tokens minus {reserve} reserved leaves {budget}; the smallest "
@@ -145,8 +158,8 @@ def pack(
     report.sources_used = len(sources)
     report.instruction_tokens = counter.text(INSTRUCTION)
     report.question_tokens = counter.text(question)
-    report.source_tokens = sum(counter.text(render_source(c.number, c.chunk.location, c.chunk.text)) for c in sources)
-    report.history_tokens = sum(counter.text(q) + counter.text(a) for q, a in kept)
+    report.source_tokens = sum(source_tokens)
+    report.history_tokens = sum(kept_tokens)
     report.total_tokens = total
     if report.sources_dropped:
         report.notes.append(f"{report.sources_dropped} 条资料放不下 / sources left out for lack of room")
