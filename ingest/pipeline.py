@@ -19,12 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from ingest.embeddings import Embedder, embedder_id, get_embedder
-from ingest.errors import KnowledgeBaseError, KnowledgeBaseNotFound, UnsupportedFile
+from ingest.errors import IndexMismatch, KnowledgeBaseError, KnowledgeBaseNotFound, UnsupportedFile
 from ingest.loaders import load_document
 from ingest.locks import write_lock
 from ingest.names import safe_file_name, safe_relative_name
 from ingest.splitter import split_sections
 from ingest.store import DB_NAME, FILES_DIR, KnowledgeBase, PreparedDocument, text_sha
+from ingest.windows import window_texts
 from rag.config import Settings
 
 Progress = Callable[[str, int, int], None]
@@ -226,11 +227,11 @@ def _prepare(
     if not chunks:
         raise UnsupportedFile(incoming.name, "no text to index")
     kind = incoming.path.suffix.lower().lstrip(".")
-    return PreparedDocument(incoming.name, kind, len(content), sha, chunks, np.zeros((0, 0)), content)
+    return PreparedDocument(incoming.name, kind, len(content), sha, chunks, [], content)
 
 
 def _embed(kb: KnowledgeBase, docs: list[PreparedDocument], settings: Settings, progress: Progress) -> tuple[int, int]:
-    """Fill in each document's vectors, reusing known ones; returns (embedded, reused) counts."""
+    """Fill in each document's window vectors, reusing known ones; returns (embedded, reused) chunk counts."""
     texts = [c.text for d in docs for c in d.chunks]
     if not texts:
         return 0, 0
@@ -244,18 +245,33 @@ def _embed(kb: KnowledgeBase, docs: list[PreparedDocument], settings: Settings, 
     progress("embed", 0, len(missing))
     for start in range(0, len(missing), batch):
         part = missing[start : start + batch]
-        fresh.update(zip(part, embedder.encode_passages([text_of[s] for s in part]), strict=True))
+        windows = [window_texts(text_of[sha], settings.window_chars) for sha in part]
+        rows = embedder.encode_passages([w for chunk in windows for w in chunk])
+        offsets = np.cumsum([0] + [len(chunk) for chunk in windows])
+        fresh.update((sha, rows[a:b]) for sha, a, b in zip(part, offsets[:-1], offsets[1:], strict=True))
         progress("embed", min(start + batch, len(missing)), len(missing))
     vectors = {**reused, **fresh}
     position = 0
     for doc in docs:
-        doc.vectors = np.stack([vectors[s] for s in shas[position : position + len(doc.chunks)]])
+        doc.vectors = [vectors[s] for s in shas[position : position + len(doc.chunks)]]
         position += len(doc.chunks)
     return len(missing), len(shas) - len(missing)
 
 
+def upgrade_if_unreadable(settings: Settings, kb_name: str, progress: Progress = _no_progress) -> IngestReport | None:
+    """Rebuild an existing knowledge base from its own stored files if this version cannot read its
+    index (written by another version or another embedder, or damaged); None if it opens as it is.
+    """
+    try:
+        open_kb(settings, kb_name).close()
+    except IndexMismatch:
+        return rebuild(settings, kb_name, progress)
+    return None
+
+
 def ensure_default_kb(settings: Settings, progress: Progress = _no_progress) -> IngestReport | None:
-    """Build the shipped default knowledge base from data/sample on first run; None if it exists."""
+    """Build the shipped default knowledge base from data/sample on first run, or rebuild it when
+    an older version wrote it; None if it is ready as it is."""
     if (settings.kb_dir(settings.default_kb) / DB_NAME).is_file():
-        return None
+        return upgrade_if_unreadable(settings, settings.default_kb, progress)
     return build_from_folder(settings, settings.default_kb, settings.sample_docs_dir, progress)

@@ -1,7 +1,7 @@
-"""A knowledge base on disk: SQLite (documents, chunks, vectors, FTS5 keyword index) + FAISS.
+"""A knowledge base on disk: SQLite (documents, chunks, window vectors, FTS5 keyword index) + FAISS.
 
     <data_dir>/<name>/kb.sqlite            the truth: every change is one transaction
-    <data_dir>/<name>/vectors-<gen>.faiss  FAISS cache of the vectors for generation <gen>
+    <data_dir>/<name>/vectors-<gen>.faiss  FAISS cache of the window vectors for generation <gen>
     <data_dir>/<name>/files/               the original documents, under safe names
     <data_dir>/.locks/<name>.lock          held by whoever writes (ingest/locks.py)
 
@@ -26,9 +26,11 @@ from ingest import vectors
 from ingest.errors import IndexMismatch, KnowledgeBaseError, KnowledgeBaseNotFound
 from ingest.keywords import fts_document, fts_query, keyword_tokens
 from ingest.types import ChunkText, DocumentInfo, StoredChunk
+from ingest.windows import chunk_of, mean_direction, window_ids
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: one vector per window of a chunk (ingest/windows.py)
 COMMON_TERM_CHUNKS = 5_000  # see keyword_search
+WINDOW_FANOUT = 4  # dense search reads this many windows per chunk asked for (about 3 per 800 chars)
 DB_NAME = "kb.sqlite"
 FILES_DIR = "files"
 
@@ -40,7 +42,7 @@ CREATE TABLE documents (
 CREATE TABLE chunks (
     id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
     ordinal INTEGER NOT NULL, text TEXT NOT NULL, page INTEGER, heading TEXT,
-    text_sha TEXT NOT NULL, vector BLOB NOT NULL);
+    text_sha TEXT NOT NULL, vectors BLOB NOT NULL);
 CREATE INDEX chunks_by_doc ON chunks(doc_id, ordinal);
 CREATE INDEX chunks_by_text ON chunks(text_sha);
 CREATE VIRTUAL TABLE chunks_fts USING fts5(terms, tokenize = 'unicode61 remove_diacritics 2');
@@ -56,7 +58,7 @@ class PreparedDocument:
     size_bytes: int
     sha256: str
     chunks: list[ChunkText]
-    vectors: np.ndarray  # (len(chunks), dim), unit rows
+    vectors: list[np.ndarray]  # per chunk, (windows, dim) unit rows
     content: bytes  # the original file, kept under files/
 
 
@@ -187,15 +189,15 @@ class KnowledgeBase:
         return found[0] if found else None
 
     def known_vectors(self, shas: Iterable[str]) -> dict[str, np.ndarray]:
-        """Vectors already computed for chunk texts with these hashes (to skip re-embedding)."""
+        """Window vectors already computed for chunk texts with these hashes (to skip re-embedding)."""
         shas = list(dict.fromkeys(shas))
         found: dict[str, np.ndarray] = {}
         for start in range(0, len(shas), 500):
             part = shas[start : start + 500]
             rows = self._query(
-                f"SELECT text_sha, vector FROM chunks WHERE text_sha IN ({','.join('?' * len(part))})", part
+                f"SELECT text_sha, vectors FROM chunks WHERE text_sha IN ({','.join('?' * len(part))})", part
             )
-            found.update((sha, np.frombuffer(blob, np.float32)) for sha, blob in rows)
+            found.update((sha, self._matrix(blob)) for sha, blob in rows)
         return found
 
     def file_path(self, doc_name: str) -> Path:
@@ -233,11 +235,25 @@ class KnowledgeBase:
             common.discard(min(common, key=frequency.__getitem__))
         return common
 
-    def dense_search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """(chunk id, cosine similarity) of the nearest chunks, best first."""
+    def dense_search(self, query_vector: np.ndarray, k: int, mean_weight: float = 0.0) -> list[tuple[int, float]]:
+        """(chunk id, similarity) of the ``k`` nearest chunks, best first.
+
+        A chunk's similarity is the cosine of its best window, blended with ``mean_weight`` of the
+        cosine of its windows' mean direction (the chunk as a whole). Chunks come from the
+        ``k * WINDOW_FANOUT`` nearest windows.
+        """
         with self._guard:
             self._refresh_index()
-            return vectors.search(self._index, query_vector, k)
+            hits = vectors.search(self._index, query_vector, k * WINDOW_FANOUT)
+        best: dict[int, float] = {}
+        for window, score in hits:
+            best.setdefault(chunk_of(window), score)  # hits come best first
+        if mean_weight and best:
+            query = np.asarray(query_vector, np.float32)
+            for cid, matrix in self._window_vectors(list(best)).items():
+                whole = float(mean_direction(matrix) @ query)
+                best[cid] = (1 - mean_weight) * best[cid] + mean_weight * whole
+        return sorted(best.items(), key=lambda item: (-item[1], item[0]))[:k]
 
     # --- writing (hold write_lock) ---
 
@@ -256,7 +272,7 @@ class KnowledgeBase:
                 for doc in upserts:
                     ids = self._insert_document(doc)
                     new_ids += ids
-                    new_vectors.append(doc.vectors)
+                    new_vectors += doc.vectors
                 generation = self.generation + 1
                 self._db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation),))
                 self._db.execute("COMMIT")
@@ -267,14 +283,16 @@ class KnowledgeBase:
             self._sync_files(upserts, removals)
 
     def stats(self) -> dict[str, int | str]:
-        docs, chunks, chars = self._query(
-            "SELECT (SELECT COUNT(*) FROM documents), COUNT(*), COALESCE(SUM(LENGTH(text)), 0) FROM chunks"
+        docs, chunks, chars, vector_bytes = self._query(
+            "SELECT (SELECT COUNT(*) FROM documents), COUNT(*), COALESCE(SUM(LENGTH(text)), 0), "
+            "COALESCE(SUM(LENGTH(vectors)), 0) FROM chunks"
         )[0]
         disk = sum(p.stat().st_size for p in self.folder.rglob("*") if p.is_file())
         return {
             "name": self.name,
             "documents": docs,
             "chunks": chunks,
+            "windows": vector_bytes // (4 * self.dim),
             "characters": chars,
             "embedder": self.embedder_name,
             "dim": self.dim,
@@ -288,6 +306,14 @@ class KnowledgeBase:
         with self._guard:
             return self._db.execute(sql, tuple(params)).fetchall()
 
+    def _matrix(self, blob: bytes) -> np.ndarray:
+        return np.frombuffer(blob, np.float32).reshape(-1, self.dim)
+
+    def _window_vectors(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self._query(f"SELECT id, vectors FROM chunks WHERE id IN ({marks})", chunk_ids)
+        return {int(cid): self._matrix(blob) for cid, blob in rows}
+
     def _chunks(self, where: str, params: tuple) -> list[StoredChunk]:
         rows = self._query(
             "SELECT c.id, d.name, c.ordinal, c.text, c.page, c.heading FROM chunks c "
@@ -297,29 +323,31 @@ class KnowledgeBase:
         return [StoredChunk(*row) for row in rows]
 
     def _delete_document(self, name: str) -> list[int]:
-        ids = [
-            r[0]
-            for r in self._db.execute(
-                "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE d.name = ?", (name,)
-            )
-        ]
-        self._db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
+        """Delete one document; returns the FAISS ids of its windows."""
+        rows = self._db.execute(
+            "SELECT c.id, LENGTH(c.vectors) FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE d.name = ?",
+            (name,),
+        ).fetchall()
+        self._db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(cid,) for cid, _ in rows])
         self._db.execute("DELETE FROM documents WHERE name = ?", (name,))
-        return ids
+        return [int(w) for cid, size in rows for w in window_ids(cid, size // (4 * self.dim))]
 
     def _insert_document(self, doc: PreparedDocument) -> list[int]:
-        if doc.vectors.shape != (len(doc.chunks), self.dim):
+        """Insert one document; returns the FAISS ids of its windows, in the order of its vectors."""
+        shapes = [np.shape(m) for m in doc.vectors]
+        if len(shapes) != len(doc.chunks) or any(len(s) != 2 or s[0] < 1 or s[1] != self.dim for s in shapes):
             raise KnowledgeBaseError(
-                f"{doc.name}: vectors of shape {doc.vectors.shape}, expected ({len(doc.chunks)}, {self.dim})"
+                f"{doc.name}: window vectors of shapes {shapes[:3]}..., expected one (windows, {self.dim}) "
+                f"matrix for each of {len(doc.chunks)} chunks"
             )
         doc_id = self._db.execute(
             "INSERT INTO documents (name, kind, size_bytes, sha256, added_at) VALUES (?, ?, ?, ?, ?)",
             (doc.name, doc.kind, doc.size_bytes, doc.sha256, _now()),
         ).lastrowid
         ids = []
-        for ordinal, (chunk, vector) in enumerate(zip(doc.chunks, doc.vectors, strict=True)):
+        for ordinal, (chunk, matrix) in enumerate(zip(doc.chunks, doc.vectors, strict=True)):
             chunk_id = self._db.execute(
-                "INSERT INTO chunks (doc_id, ordinal, text, page, heading, text_sha, vector) "
+                "INSERT INTO chunks (doc_id, ordinal, text, page, heading, text_sha, vectors) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     doc_id,
@@ -328,14 +356,14 @@ class KnowledgeBase:
                     chunk.page,
                     chunk.heading,
                     text_sha(chunk.text),
-                    np.asarray(vector, np.float32).tobytes(),
+                    np.ascontiguousarray(matrix, np.float32).tobytes(),
                 ),
             ).lastrowid
             self._db.execute(
                 "INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)",
                 (chunk_id, fts_document(f"{chunk.heading or ''}\n{chunk.text}")),
             )
-            ids.append(int(chunk_id))
+            ids += [int(w) for w in window_ids(chunk_id, len(matrix))]
         return ids
 
     def _index_file(self, generation: int) -> Path:
@@ -348,10 +376,10 @@ class KnowledgeBase:
             return
         index = vectors.load_index(self._index_file(generation), self.dim)
         if index is None:
-            rows = self._db.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
-            ids = np.array([r[0] for r in rows], np.int64)
-            matrix = np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), self.dim)
-            index = vectors.build_index(self.dim, ids, matrix)
+            rows = self._db.execute("SELECT id, vectors FROM chunks ORDER BY id").fetchall()
+            ids = np.concatenate([window_ids(cid, len(blob) // (4 * self.dim)) for cid, blob in rows] or [[]])
+            matrix = np.frombuffer(b"".join(blob for _, blob in rows), np.float32).reshape(len(ids), self.dim)
+            index = vectors.build_index(self.dim, ids.astype(np.int64), matrix)
             vectors.save_index(index, self._index_file(generation))
         self._index, self._index_generation = index, generation
 

@@ -12,13 +12,16 @@ from ingest.embeddings import HashingEmbedder
 from ingest.errors import IndexMismatch, KnowledgeBaseError, KnowledgeBaseNotFound
 from ingest.store import DB_NAME, KnowledgeBase, PreparedDocument, list_knowledge_bases
 from ingest.types import ChunkText
+from ingest.windows import window_texts
 
 EMBEDDER = HashingEmbedder()
+WINDOW_CHARS = 30
 
 
 def prepared(name: str, texts: list[str], page: int | None = None) -> PreparedDocument:
     chunks = [ChunkText(t, page=page, heading="节 A") for t in texts]
-    return PreparedDocument(name, "txt", 10, f"sha-{name}-{len(texts)}", chunks, EMBEDDER.encode_passages(texts), b"x")
+    vectors = [EMBEDDER.encode_passages(window_texts(t, WINDOW_CHARS)) for t in texts]
+    return PreparedDocument(name, "txt", 10, f"sha-{name}-{len(texts)}", chunks, vectors, b"x")
 
 
 @pytest.fixture
@@ -68,8 +71,8 @@ def test_failed_transaction_leaves_previous_generation_whole(kb: KnowledgeBase) 
     kb.apply([prepared("a.txt", ["第一版"])])
     generation = kb.generation
     broken = prepared("b.txt", ["坏的"])
-    broken.vectors = np.zeros((1, 3), np.float32)  # wrong dimension: fails inside the transaction
-    with pytest.raises(KnowledgeBaseError, match="vectors of shape"):
+    broken.vectors = [np.zeros((1, 3), np.float32)]  # wrong dimension: fails inside the transaction
+    with pytest.raises(KnowledgeBaseError, match="window vectors of shapes"):
         kb.apply([prepared("a.txt", ["第二版"]), broken])
     assert kb.generation == generation
     assert [c.text for c in kb.chunks_of("a.txt")] == ["第一版"]
