@@ -21,6 +21,7 @@ from pydantic_settings import (
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 RetrievalMode = Literal["hybrid", "keyword", "dense"]
+FusionMethod = Literal["score", "rrf"]
 LLMBackend = Literal["auto", "extractive", "openai", "chatglm2"]
 
 
@@ -58,6 +59,14 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(
         120, ge=0, description="Characters of trailing sentences repeated at the start of the next chunk."
     )
+    window_chars: int = Field(
+        300,
+        ge=20,
+        description=(
+            "Each chunk is embedded as windows of about this many characters (whole sentences), one "
+            "vector each, so a question about one sentence finds its chunk (ingest/windows.py)."
+        ),
+    )
     max_file_mb: float = Field(200.0, gt=0, description="Largest file accepted for ingest, in MB.")
     lock_timeout_s: float = Field(
         30.0, ge=0, description="How long a write waits for another write to the same KB before failing."
@@ -67,17 +76,33 @@ class Settings(BaseSettings):
     retrieval_mode: RetrievalMode = Field("hybrid", description="hybrid, keyword (BM25) or dense.")
     top_k: int = Field(4, ge=1, le=50, description="Sources offered to the model.")
     candidates: int = Field(50, ge=1, description="Results taken from each retriever before fusion.")
-    keyword_weight: float = Field(1.0, ge=0, description="Weight of the BM25 list in rank fusion.")
-    dense_weight: float = Field(0.5, ge=0, description="Weight of the dense list in rank fusion.")
+    fusion: FusionMethod = Field(
+        "score",
+        description=(
+            "How hybrid mode merges the two lists: 'score' (weighted min-max-normalised scores) or "
+            "'rrf' (reciprocal rank)."
+        ),
+    )
+    keyword_weight: float = Field(0.4, ge=0, description="Weight of the BM25 list in fusion.")
+    dense_weight: float = Field(0.6, ge=0, description="Weight of the dense list in fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant: score = w / (rrf_k + rank).")
+    window_mean_weight: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description=(
+            "Dense similarity of a chunk = (1 - this) x its best window's + this x its windows' mean "
+            "direction's: 0 is best window only, 1 the chunk as a whole."
+        ),
+    )
     score_threshold: float = Field(
         0.0,
         ge=0,
         le=1,
         description=(
             "Drop sources whose relevance is below this, on a 0..1 scale that means the same for every "
-            "embedder: 1.0 is the best rank in every retriever used, 0.5 is top rank in a retriever "
-            "holding half the fusion weight. 0 keeps everything."
+            "embedder: 1.0 is the best candidate of every retriever used, 0.5 is the best of a "
+            "retriever holding half the fusion weight and nothing in the other. 0 keeps everything."
         ),
     )
     reranker: str | None = Field(

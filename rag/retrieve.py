@@ -1,8 +1,15 @@
-"""Dense + keyword retrieval, fused by reciprocal rank, optional cross-encoder rerank.
+"""Dense + keyword retrieval, fused by score (default) or reciprocal rank, optional cross-encoder rerank.
 
-Scores: each retriever contributes ``weight / (rrf_k + rank)``; the sum is divided by the best
-possible sum (rank 1 in every retriever used), so ``RetrievedChunk.score`` is on 0..1 whatever
-the embedder: raw cosine similarities and BM25 scores are not comparable across models, ranks are.
+Scores are on 0..1 whatever the embedder (raw cosine similarities and BM25 scores are not
+comparable across models or queries):
+
+- ``score`` fusion: each list's scores are min-max normalised over that list's candidates (its
+  best hit 1, its last 0, a chunk it did not return 0), then averaged with the weights. A chunk
+  that BM25 ranks far ahead of the rest keeps that lead, which rank fusion throws away.
+- ``rrf``: each retriever contributes ``weight / (rrf_k + rank)``, divided by the best possible
+  sum (rank 1 in every retriever used).
+
+Either way 1.0 means "best in every retriever used"; bench/report.md compares the two.
 """
 
 from __future__ import annotations
@@ -13,8 +20,10 @@ from functools import cache
 from ingest.embeddings import Embedder
 from ingest.store import KnowledgeBase
 from ingest.types import StoredChunk
-from rag.config import Settings
+from rag.config import FusionMethod, Settings
 from rag.types import RetrievedChunk
+
+Scored = list[tuple[int, float]]  # (chunk id, retriever's score, higher is better), best first
 
 
 @dataclass(frozen=True)
@@ -22,6 +31,7 @@ class FusionWeights:
     keyword: float
     dense: float
     rrf_k: int
+    method: FusionMethod = "rrf"
 
 
 def weights_for(settings: Settings) -> FusionWeights:
@@ -32,29 +42,39 @@ def weights_for(settings: Settings) -> FusionWeights:
         keyword = keyword or 1.0
     if settings.retrieval_mode == "dense":
         dense = dense or 1.0
-    return FusionWeights(keyword, dense, settings.rrf_k)
+    return FusionWeights(keyword, dense, settings.rrf_k, settings.fusion)
 
 
-def fuse(
-    keyword_ids: list[int], dense_ids: list[int], weights: FusionWeights
-) -> list[tuple[int, float, int | None, int | None]]:
-    """Reciprocal-rank fusion: (chunk id, 0..1 score, keyword rank, dense rank), best first."""
-    keyword_rank = {cid: rank for rank, cid in enumerate(keyword_ids, start=1)}
-    dense_rank = {cid: rank for rank, cid in enumerate(dense_ids, start=1)}
-    best = 0.0
-    if weights.keyword and keyword_ids:
-        best += weights.keyword / (weights.rrf_k + 1)
-    if weights.dense and dense_ids:
-        best += weights.dense / (weights.rrf_k + 1)
-    fused = []
-    for cid in dict.fromkeys(keyword_ids + dense_ids):
-        k_rank, d_rank = keyword_rank.get(cid), dense_rank.get(cid)
-        score = 0.0
-        if k_rank is not None:
-            score += weights.keyword / (weights.rrf_k + k_rank)
-        if d_rank is not None:
-            score += weights.dense / (weights.rrf_k + d_rank)
-        fused.append((cid, score / best if best else 0.0, k_rank, d_rank))
+def _min_max(found: Scored) -> dict[int, float]:
+    if not found:
+        return {}
+    low, high = min(s for _, s in found), max(s for _, s in found)
+    span = high - low
+    return {cid: (s - low) / span if span > 0 else 1.0 for cid, s in found}
+
+
+def fuse(keyword: Scored, dense: Scored, weights: FusionWeights) -> list[tuple[int, float, int | None, int | None]]:
+    """Fused candidates: (chunk id, 0..1 score, keyword rank, dense rank), best first."""
+    keyword_rank = {cid: rank for rank, (cid, _) in enumerate(keyword, start=1)}
+    dense_rank = {cid: rank for rank, (cid, _) in enumerate(dense, start=1)}
+    used = [(weights.keyword, keyword, keyword_rank), (weights.dense, dense, dense_rank)]
+    used = [(w, found, ranks) for w, found, ranks in used if w and found]
+    if weights.method == "score":
+        parts = [(w, _min_max(found)) for w, found, _ in used]
+        best = sum(w for w, _ in parts)
+
+        def score(cid: int) -> float:
+            return sum(w * values.get(cid, 0.0) for w, values in parts)
+    else:
+        best = sum(w / (weights.rrf_k + 1) for w, _, _ in used)
+
+        def score(cid: int) -> float:
+            return sum(w / (weights.rrf_k + ranks[cid]) for w, _, ranks in used if cid in ranks)
+
+    fused = [
+        (cid, score(cid) / best if best else 0.0, keyword_rank.get(cid), dense_rank.get(cid))
+        for cid in dict.fromkeys([c for c, _ in keyword] + [c for c, _ in dense])
+    ]
     fused.sort(key=lambda item: (-item[1], item[0]))
     return fused
 
@@ -78,13 +98,14 @@ class Retriever:
         """Fused (and reranked, if configured) results above the threshold, best first, unmerged."""
         settings = self.settings
         weights = weights_for(settings)
-        keyword_ids = [cid for cid, _ in self.kb.keyword_search(query, settings.candidates)] if weights.keyword else []
-        dense_ids: list[int] = []
+        keyword = self.kb.keyword_search(query, settings.candidates) if weights.keyword else []
+        dense: Scored = []
         if weights.dense:
             if self.embedder is None:
                 raise ValueError("dense retrieval needs an embedder")
-            dense_ids = [cid for cid, _ in self.kb.dense_search(self.embedder.encode_query(query), settings.candidates)]
-        fused = [f for f in fuse(keyword_ids, dense_ids, weights) if f[1] >= settings.score_threshold]
+            vector = self.embedder.encode_query(query)
+            dense = self.kb.dense_search(vector, settings.candidates, settings.window_mean_weight)
+        fused = [f for f in fuse(keyword, dense, weights) if f[1] >= settings.score_threshold]
         if not settings.reranker:
             fused = fused[: k or settings.top_k]  # only a reranker needs the texts of every candidate
         chunks = self.kb.get_chunks(cid for cid, *_ in fused)

@@ -1,4 +1,4 @@
-"""Retrieval: rank fusion arithmetic, the threshold's meaning, neighbour merging, real-model recall."""
+"""Retrieval: score and rank fusion arithmetic, the threshold's meaning, neighbour merging, real-model recall."""
 
 from __future__ import annotations
 
@@ -15,22 +15,46 @@ from rag.config import Settings
 from rag.retrieve import FusionWeights, Retriever, fuse, merge_neighbours, weights_for
 from rag.types import RetrievedChunk
 
+KEYWORD = [(1, 12.0), (2, 6.0), (3, 2.0)]  # BM25 scores, best first
+DENSE = [(2, 0.9), (4, 0.7)]  # cosine similarities
 
-def test_fusion_scores_are_rank_based_and_normalised() -> None:
-    weights = FusionWeights(keyword=1.0, dense=0.5, rrf_k=60)
-    fused = {cid: (score, kr, dr) for cid, score, kr, dr in fuse([1, 2, 3], [2, 4], weights)}
+
+def test_rank_fusion_scores_are_rank_based_and_normalised() -> None:
+    weights = FusionWeights(keyword=1.0, dense=0.5, rrf_k=60, method="rrf")
+    fused = {cid: (score, kr, dr) for cid, score, kr, dr in fuse(KEYWORD, DENSE, weights)}
     assert fused[2][0] == pytest.approx((1 / 62 + 0.5 / 61) / (1 / 61 + 0.5 / 61))
     assert fused[1][0] == pytest.approx((1 / 61) / (1.5 / 61))  # top keyword only: 2/3 of the maximum
     assert fused[2][1:] == (2, 1) and fused[4][1:] == (None, 2)
-    assert next(cid for cid, *_ in fuse([1, 2, 3], [2, 4], weights)) == 2
-    assert fuse([7], [7], weights)[0][1] == pytest.approx(1.0)
+    assert next(cid for cid, *_ in fuse(KEYWORD, DENSE, weights)) == 2
+    assert fuse([(7, 3.0)], [(7, 0.5)], weights)[0][1] == pytest.approx(1.0)
+
+
+def test_score_fusion_keeps_how_far_ahead_a_hit_is() -> None:
+    weights = FusionWeights(keyword=0.4, dense=0.6, rrf_k=60, method="score")
+    fused = {cid: score for cid, score, *_ in fuse(KEYWORD, DENSE, weights)}
+    # min-max per list: keyword 1 -> 1, 2 -> 0.4, 3 -> 0; dense 2 -> 1, 4 -> 0
+    assert fused == pytest.approx({1: 0.4, 2: 0.4 * 0.4 + 0.6, 3: 0.0, 4: 0.0})
+    # Rank fusion ranks chunk 1 (keyword rank 1, absent from dense) as it would a narrow winner;
+    # with scores, a keyword hit far ahead of the rest outranks one the dense list barely prefers.
+    lopsided = [(1, 30.0), (2, 1.1), (3, 1.0)]
+    close = [(2, 0.81), (1, 0.80), (3, 0.1)]
+    assert fuse(lopsided, close, weights)[0][0] == 1
+    assert fuse(lopsided, close, FusionWeights(0.4, 0.6, 60, "rrf"))[0][0] == 2
+
+
+def test_fusion_with_one_list_or_one_candidate_tops_out_at_one() -> None:
+    for method in ("score", "rrf"):
+        weights = FusionWeights(keyword=0.4, dense=0.6, rrf_k=60, method=method)
+        assert fuse(KEYWORD, [], weights)[0][1] == pytest.approx(1.0)  # no dense list: keyword alone
+        assert fuse([], [(9, 0.3)], weights) == [(9, pytest.approx(1.0), None, 1)]
+        assert fuse([], [], weights) == []
 
 
 def test_modes_switch_the_other_list_off() -> None:
     assert weights_for(Settings(retrieval_mode="keyword")).dense == 0
     assert weights_for(Settings(retrieval_mode="dense")).keyword == 0
-    hybrid = weights_for(Settings(retrieval_mode="hybrid", keyword_weight=1.0, dense_weight=0.5))
-    assert (hybrid.keyword, hybrid.dense) == (1.0, 0.5)
+    hybrid = weights_for(Settings(retrieval_mode="hybrid", keyword_weight=1.0, dense_weight=0.5, fusion="rrf"))
+    assert (hybrid.keyword, hybrid.dense, hybrid.method) == (1.0, 0.5, "rrf")
 
 
 def test_threshold_keeps_only_results_above_it(settings: Settings, built_kb: str) -> None:
@@ -40,7 +64,7 @@ def test_threshold_keeps_only_results_above_it(settings: Settings, built_kb: str
     strict = Retriever(kb, embedder, settings.model_copy(update={"score_threshold": 0.6})).ranked("conda 环境", 20)
     assert len(strict) < len(everything)
     assert all(r.score >= 0.6 for r in strict) and min(r.score for r in everything) < 0.6
-    assert all(0 < r.score <= 1 for r in everything)
+    assert all(0 <= r.score <= 1 for r in everything) and everything[0].score > 0.6
     kb.close()
 
 
