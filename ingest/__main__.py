@@ -65,7 +65,11 @@ def _parser() -> argparse.ArgumentParser:
 
     build = command("build", "sync a knowledge base with a folder: add new/changed files, drop missing ones")
     build.add_argument("--source", type=Path, required=True, help="folder of documents (searched recursively)")
-    build.add_argument("--if-missing", action="store_true", help="do nothing if the knowledge base exists already")
+    build.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="do nothing if the knowledge base exists (rebuild it from its files if this version cannot read it)",
+    )
     command("add", "add or replace files").add_argument("files", nargs="+", type=Path, metavar="FILE")
     command("remove", "remove documents by name").add_argument("names", nargs="+", metavar="NAME")
     command("list", "list documents with their chunk counts")
@@ -109,9 +113,13 @@ def run(argv: list[str] | None = None) -> int:
                 store.close()
             return 0
         if args.command == "build" and args.if_missing and kb in list_knowledge_bases(settings.data_dir):
-            print(f"knowledge base '{kb}' exists; nothing to do")
-            return 0
-        if args.command == "build":
+            upgraded = pipeline.upgrade_if_unreadable(settings, kb, progress)
+            if upgraded is None:
+                print(f"knowledge base '{kb}' exists; nothing to do")
+                return 0
+            print(f"knowledge base '{kb}' could not be read by this version: rebuilt from its stored files")
+            report = upgraded
+        elif args.command == "build":
             report = pipeline.build_from_folder(settings, kb, args.source, progress)
         elif args.command == "add":
             files = [IncomingFile(safe_file_name(p.name), p) for p in args.files]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,12 @@ def test_build_list_stats_and_a_second_build_that_embeds_nothing(settings: Setti
     assert run(settings, "ingest", "kbs").stdout.split() == ["cli"]
     again = run(settings, "ingest", "build", "--kb", "cli", "--source", str(CORPUS), "--if-missing")
     assert "exists; nothing to do" in again.stdout
+    with sqlite3.connect(settings.kb_dir("cli") / "kb.sqlite") as db:  # as if an older version wrote it
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    upgraded = run(settings, "ingest", "build", "--kb", "cli", "--source", str(CORPUS), "--if-missing")
+    assert upgraded.returncode == 0 and "rebuilt from its stored files" in upgraded.stdout
+    relisted = run(settings, "ingest", "list", "--kb", "cli").stdout.strip().splitlines()
+    assert [line.rsplit("\t", 1)[0] for line in relisted] == [line.rsplit("\t", 1)[0] for line in lines]
 
 
 def test_add_remove_rebuild(settings: Settings, tmp_path: Path) -> None:

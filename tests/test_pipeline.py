@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -12,7 +13,7 @@ import pytest
 from conftest import CORPUS, REPO
 
 from ingest import pipeline
-from ingest.errors import InvalidName, KnowledgeBaseBusy, KnowledgeBaseNotFound
+from ingest.errors import IndexMismatch, InvalidName, KnowledgeBaseBusy, KnowledgeBaseNotFound
 from ingest.locks import write_lock
 from ingest.pipeline import IncomingFile
 from rag.config import Settings
@@ -215,3 +216,16 @@ def test_default_kb_is_built_once_from_the_sample_folder(settings: Settings) -> 
     first = pipeline.ensure_default_kb(settings)
     assert first is not None and first.added
     assert pipeline.ensure_default_kb(settings) is None
+
+
+def test_default_kb_written_by_an_older_version_is_rebuilt_from_its_files(settings: Settings) -> None:
+    pipeline.ensure_default_kb(settings)
+    names = _names(settings, settings.default_kb)
+    database = settings.kb_dir(settings.default_kb) / "kb.sqlite"
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    with pytest.raises(IndexMismatch, match="another version"):
+        pipeline.open_kb(settings, settings.default_kb)
+    upgraded = pipeline.ensure_default_kb(settings)
+    assert upgraded is not None and sorted(upgraded.added) == sorted(names)
+    assert _names(settings, settings.default_kb) == names
