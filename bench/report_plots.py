@@ -13,10 +13,25 @@ import matplotlib.pyplot as plt
 
 def _quality(path: Path, quality: dict[str, Any]) -> None:
     size = quality["selection"]["chosen"]["chunk_size"]
-    rows = [r for r in quality["rows"] if r["chunk_size"] == size and not r.get("simulated")]
-    rows = [r for r in rows if r["mode"] != "hybrid" or r["label"].startswith(quality["selection"]["chosen"]["label"])]
-    rows = [r for r in rows if not r.get("shipped_defaults")]
-    labels = [r["label"].replace(" k=1", "") for r in rows]
+    chosen = quality["selection"]["chosen"]
+    shipped = next(r for r in quality["rows"] if r.get("shipped_defaults"))
+    rows = [
+        r
+        for r in quality["rows"]
+        if r["chunk_size"] == size
+        and not r.get("shipped_defaults")
+        and (
+            r["mode"] == "keyword"
+            or (
+                r["mode"] == "dense"
+                and r["window_chars"] == shipped["window_chars"]
+                and r["window_mean_weight"] == shipped["window_mean_weight"]
+            )
+            or r["label"] == chosen["label"]
+            or r.get("previous_default")
+        )
+    ]
+    labels = [r["label"].replace(" [previous default]", "\n[previous default]") for r in rows]
     kinds = ("dev", "literal", "paraphrase")
     fig, ax = plt.subplots(figsize=(9, 4.2))
     width = 0.8 / len(kinds)
@@ -26,7 +41,7 @@ def _quality(path: Path, quality: dict[str, Any]) -> None:
     ax.set_xticks([x + width for x in range(len(rows))], labels, rotation=20, ha="right", fontsize=8)
     ax.set_ylabel("MRR@10")
     ax.set_ylim(0, 1.05)
-    ax.set_title(f"Retrieval quality at chunk size {size} (chosen hybrid vs single retrievers)")
+    ax.set_title(f"Retrieval quality at chunk size {size} (chosen hybrid, single retrievers, previous default)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)

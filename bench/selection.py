@@ -34,7 +34,19 @@ def _key(row: dict[str, Any]) -> tuple[float, ...]:
 
 def brief(row: dict[str, Any]) -> dict[str, Any]:
     """The identifying fields and MRR@10 per question set of a quality row."""
-    keys = ("label", "mode", "chunk_size", "chunk_overlap", "keyword_weight", "dense_weight", "rrf_k", "candidates")
+    keys = (
+        "label",
+        "mode",
+        "chunk_size",
+        "chunk_overlap",
+        "window_chars",
+        "window_mean_weight",
+        "fusion",
+        "keyword_weight",
+        "dense_weight",
+        "rrf_k",
+        "candidates",
+    )
     out = {k: row.get(k) for k in keys}
     out.update({f"{kind}_mrr@10": _mrr(row, kind) for kind in ("dev", "literal", "paraphrase", "bench")})
     return out
@@ -43,11 +55,7 @@ def brief(row: dict[str, Any]) -> dict[str, Any]:
 def choose_defaults(rows: list[dict[str, Any]], embedder: str) -> dict[str, Any]:
     """The chosen setting, whether it meets the rule, and the trade-off when it does not."""
     usable = [
-        r
-        for r in rows
-        if (r["mode"] == "keyword" or r["embedder"] == embedder)
-        and not r.get("shipped_defaults")
-        and not r.get("simulated")
+        r for r in rows if (r["mode"] == "keyword" or r["embedder"] == embedder) and not r.get("shipped_defaults")
     ]
     keyword = {r["chunk_size"]: r for r in usable if r["mode"] == "keyword"}
     qualifying = [r for r in usable if _mrr(r, "dev") >= _mrr(keyword[r["chunk_size"]], "dev") - DEV_TOLERANCE - _EPS]

@@ -114,7 +114,11 @@ def build_store(
     vectors: np.ndarray,
     batch_chunks: int = 250_000,
 ) -> KnowledgeBase:
-    """A knowledge base holding ``texts`` with ``vectors``, written through the store's own apply()."""
+    """A knowledge base holding ``texts`` with ``vectors``, written through the store's own apply().
+
+    Each synthetic chunk has one window (its text is about one window long), so the FAISS index
+    holds one vector per chunk.
+    """
     kb = KnowledgeBase.create(folder, embedder_name, vectors.shape[1])
     docs: list[PreparedDocument] = []
     for number, start in enumerate(range(0, len(texts), CHUNKS_PER_DOC)):
@@ -127,7 +131,7 @@ def build_store(
                 size_bytes=len(content),
                 sha256=hashlib.sha256(content).hexdigest(),
                 chunks=[ChunkText(t) for t in part],
-                vectors=vectors[start : start + len(part)],
+                vectors=[row[None, :] for row in vectors[start : start + len(part)]],
                 content=content,
             )
         )

@@ -59,7 +59,8 @@ def test_quick_run_writes_sane_results(tmp_path: Path) -> None:
     quality = _load(out, "quality.json")
     assert quality["needles_verified"] and quality["questions"]["paraphrase"] >= 20
     modes = {row["mode"] for row in quality["rows"]}
-    assert {"keyword", "dense", "hybrid", "simulated"} <= modes
+    assert {"keyword", "dense", "hybrid"} <= modes
+    assert sum(1 for row in quality["rows"] if row.get("shipped_defaults")) == 1
     for row in quality["rows"]:
         for metrics in row["sets"].values():
             assert all(_unit(metrics[k]) for k in ("recall@1", "recall@4", "recall@10", "mrr@10"))
