@@ -150,7 +150,7 @@ class SentenceTransformerEmbedder(Embedder):
                 "folder on disk and set KBA_EMBEDDER to its path, or download it once into the Hugging "
                 "Face cache on a connected machine"
             ) from error
-        self.dim = int(self._model.get_sentence_embedding_dimension() or 0)
+        self.dim = int(self._model.get_embedding_dimension() or 0)
         self.name = embedder_id(model)
         lowered = model.lower()
         self._query_prefix = (
