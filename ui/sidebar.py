@@ -68,7 +68,15 @@ def settings_panel(base: Settings) -> Settings:
             format_func=MODE_LABELS.get,
             key="cfg_mode",
         )
-        threshold = st.slider("相关度阈值 / threshold", 0.0, 1.0, base.score_threshold, 0.05, key="cfg_threshold")
+        threshold = st.slider(
+            "相关度阈值 / threshold",
+            0.0,
+            1.0,
+            base.score_threshold,
+            0.05,
+            key="cfg_threshold",
+            help=Settings.model_fields["score_threshold"].description,
+        )
         chunk_size = st.number_input(
             "新上传的分块大小 / chunk size (chars)", 100, 4000, base.chunk_size, 50, key="cfg_chunk_size"
         )
