@@ -10,10 +10,12 @@ answer had streamed, and the retrieved sources).
 
 from __future__ import annotations
 
+import queue
 import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from typing import TypeVar
 
 from ingest.embeddings import get_embedder
 from ingest.errors import KnowledgeBaseError
@@ -37,6 +39,43 @@ STOPPED = "已停止生成。/ Stopped."
 EMPTY_REPLY = "模型返回了空回答。/ The model returned an empty answer (check the server's logs and model name)."
 
 AnswerEvent = str | Answer
+T = TypeVar("T")
+CANCEL_POLL_S = 0.05
+_END = object()
+
+
+def until_cancelled(items: Iterator[T], cancel: threading.Event | None) -> Iterator[T]:
+    """``items``, read on a helper thread, so that setting ``cancel`` ends the loop within
+    CANCEL_POLL_S even while the backend waits for its next chunk (a stalled server, a long
+    prompt being read). The helper stops pulling at the next chunk; errors are re-raised here.
+    """
+    if cancel is None:
+        yield from items
+        return
+    box: queue.Queue[object] = queue.Queue()
+
+    def pump() -> None:
+        try:
+            for item in items:
+                box.put(item)
+                if cancel.is_set():
+                    break
+        except BaseException as error:  # handed to the consumer, which raises it in its own thread
+            box.put(error)
+        finally:
+            box.put(_END)
+
+    threading.Thread(target=pump, name="kba-llm-stream", daemon=True).start()
+    while not cancel.is_set():
+        try:
+            item = box.get(timeout=CANCEL_POLL_S)
+        except queue.Empty:
+            continue
+        if item is _END:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item  # type: ignore[misc]  # everything else in the box came from ``items``
 
 
 def cited_numbers(text: str) -> list[int]:
@@ -124,9 +163,8 @@ class Assistant:
         answer.notices += packed.report.notes
         pieces: list[str] = []
         try:
-            for chunk in self.llm.model.stream(packed.messages):
+            for chunk in until_cancelled(self.llm.model.stream(packed.messages), cancel):
                 if cancel is not None and cancel.is_set():
-                    answer.notices.append(STOPPED)
                     break
                 piece = message_text(chunk)
                 if piece:
@@ -136,6 +174,8 @@ class Assistant:
                     yield piece
         except Exception as error:  # a backend failing mid-stream: keep what was written, say why
             answer.error = _describe_error(error)
+        if cancel is not None and cancel.is_set():
+            answer.notices.append(STOPPED)
         answer.text = "".join(pieces)
         if not answer.text and answer.error is None and answer.notices[-1:] != [STOPPED]:
             answer.error = EMPTY_REPLY

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -159,6 +160,23 @@ def test_cancel_stops_the_stream(settings: Settings, built_kb: str) -> None:
     rest = list(events)
     answer = rest[-1]
     assert isinstance(answer, Answer) and answer.text == first and "已停止" in answer.notices[-1]
+
+
+def test_stop_takes_effect_while_the_server_stalls_mid_stream(settings: Settings, built_kb: str) -> None:
+    """The server sends its first piece, then goes quiet for 20 s; stop must not wait for it."""
+    with FakeOpenAIServer(mode="stall", delay_s=20) as server:
+        configured = settings.model_copy(update={"openai_base_url": server.base_url, "openai_timeout_s": 60})
+        cancel = threading.Event()
+        events = Assistant(configured).stream("如何查看 conda 环境？", [], built_kb, cancel)
+        streamed = [next(events)]
+        threading.Timer(0.5, cancel.set).start()  # the user clicks stop while the server is silent
+        started = time.monotonic()
+        rest = list(events)
+        waited = time.monotonic() - started
+    answer = rest[-1]
+    assert isinstance(answer, Answer) and answer.text == "".join(streamed)
+    assert "已停止" in answer.notices[-1] and answer.error is None
+    assert waited < 10, f"stop waited {waited:.1f} s for a server that stalls 20 s"
 
 
 def test_chatglm2_from_local_weights_answers_through_the_chain(settings: Settings, built_kb: str, tmp_path) -> None:
