@@ -20,8 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest import embeddings
-from ingest.embeddings import Embedder, get_embedder
+from ingest.embeddings import Embedder, embedders_replaced, get_embedder
 
 CACHE_DIR = Path(__file__).resolve().parent / "cache"
 
@@ -99,15 +98,10 @@ class CachedEmbedder(Embedder):
 @contextlib.contextmanager
 def cached_embedders(specs: Sequence[str], folder: Path = CACHE_DIR) -> Iterator[dict[str, CachedEmbedder]]:
     """Within the block, ``get_embedder(spec)`` (and so the ingest pipeline) returns the cached wrapper."""
-    # get_embedder keeps one instance per spec in ingest.embeddings._CACHE; that dict is the only
-    # seam for swapping an embedder under the pipeline without changing the core.
-    saved = dict(embeddings._CACHE)
     wrapped = {spec: CachedEmbedder(get_embedder(spec), folder) for spec in specs}
     try:
-        embeddings._CACHE.update(wrapped)
-        yield wrapped
+        with embedders_replaced(wrapped):
+            yield wrapped
     finally:
-        embeddings._CACHE.clear()
-        embeddings._CACHE.update(saved)
         for wrapper in wrapped.values():
             wrapper.close()

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from ingest import embeddings, pipeline
+from ingest import pipeline
 from ingest import store as store_module
-from ingest.embeddings import Embedder, get_embedder
+from ingest.embeddings import Embedder, embedders_replaced, get_embedder
 
 
 @dataclass
@@ -88,16 +88,13 @@ def stage_timers(embedder_spec: str) -> Iterator[StageTimes]:
 
     saved = (pipeline.load_document, pipeline.split_sections, store_module.fts_document)
     saved_apply = store_module.KnowledgeBase.apply
-    saved_cache = dict(embeddings._CACHE)
     pipeline.load_document = _timed(pipeline.load_document, adder("parse"))
     pipeline.split_sections = _timed(pipeline.split_sections, adder("split"))
     store_module.fts_document = _timed(store_module.fts_document, add_keywords)
     store_module.KnowledgeBase.apply = _timed(saved_apply, adder("store"))  # type: ignore[method-assign]
-    embeddings._CACHE[embedder_spec] = _TimedEmbedder(get_embedder(embedder_spec), times)
     try:
-        yield times
+        with embedders_replaced({embedder_spec: _TimedEmbedder(get_embedder(embedder_spec), times)}):
+            yield times
     finally:
         pipeline.load_document, pipeline.split_sections, store_module.fts_document = saved
         store_module.KnowledgeBase.apply = saved_apply  # type: ignore[method-assign]
-        embeddings._CACHE.clear()
-        embeddings._CACHE.update(saved_cache)

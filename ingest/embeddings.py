@@ -7,11 +7,12 @@ Heavy backends are imported inside their constructors.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -203,3 +204,16 @@ def get_embedder(spec: str) -> Embedder:
         else:
             _CACHE[spec] = SentenceTransformerEmbedder(spec)
     return _CACHE[spec]
+
+
+@contextlib.contextmanager
+def embedders_replaced(replacements: Mapping[str, Embedder]) -> Iterator[None]:
+    """Within the block ``get_embedder(spec)`` returns ``replacements[spec]`` (e.g. a wrapper that
+    caches or times a real embedder) everywhere, the ingest pipeline included; restored after."""
+    saved = dict(_CACHE)
+    _CACHE.update(replacements)
+    try:
+        yield
+    finally:
+        _CACHE.clear()
+        _CACHE.update(saved)

@@ -229,3 +229,23 @@ def test_default_kb_written_by_an_older_version_is_rebuilt_from_its_files(settin
     upgraded = pipeline.ensure_default_kb(settings)
     assert upgraded is not None and sorted(upgraded.added) == sorted(names)
     assert _names(settings, settings.default_kb) == names
+
+
+def test_a_replaced_embedder_is_what_the_pipeline_uses_until_the_block_ends(settings: Settings) -> None:
+    from ingest.embeddings import HashingEmbedder, embedders_replaced, get_embedder
+
+    class Counting(HashingEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.passages = 0
+
+        def encode_passages(self, texts):  # type: ignore[no-untyped-def]
+            self.passages += len(texts)
+            return super().encode_passages(texts)
+
+    original = get_embedder(settings.embedder)
+    counting = Counting()
+    with embedders_replaced({settings.embedder: counting}):
+        report = pipeline.build_from_folder(settings, "swapped", CORPUS)
+    assert report.chunks_embedded > 0 and counting.passages >= report.chunks_embedded  # windows, at least one each
+    assert get_embedder(settings.embedder) is original
