@@ -40,7 +40,8 @@ CREATE TABLE documents (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
     size_bytes INTEGER NOT NULL, sha256 TEXT NOT NULL, added_at TEXT NOT NULL);
 CREATE TABLE chunks (
-    id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a removed chunk's windows may linger as tombstones
+    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
     ordinal INTEGER NOT NULL, text TEXT NOT NULL, page INTEGER, heading TEXT,
     text_sha TEXT NOT NULL, vectors BLOB NOT NULL);
 CREATE INDEX chunks_by_doc ON chunks(doc_id, ordinal);
@@ -92,6 +93,7 @@ class KnowledgeBase:
         self.dim = int(meta["dim"])
         self._index_generation = -1
         self._index = vectors.new_index(self.dim)
+        self._dead = vectors.Tombstones()  # window ids still in an HNSW index but removed (vectors.py)
 
     # --- opening and creating ---
 
@@ -244,7 +246,7 @@ class KnowledgeBase:
         """
         with self._guard:
             self._refresh_index()
-            hits = vectors.search(self._index, query_vector, k * WINDOW_FANOUT)
+            hits = vectors.search(self._index, query_vector, k * WINDOW_FANOUT, self._dead)
         best: dict[int, float] = {}
         for window, score in hits:
             best.setdefault(chunk_of(window), score)  # hits come best first
@@ -374,27 +376,32 @@ class KnowledgeBase:
         generation = self.generation
         if generation == self._index_generation:
             return
-        index = vectors.load_index(self._index_file(generation), self.dim)
-        if index is None:
+        loaded = vectors.load_index(self._index_file(generation), self.dim)
+        if loaded is None:
             rows = self._db.execute("SELECT id, vectors FROM chunks ORDER BY id").fetchall()
             ids = np.concatenate([window_ids(cid, len(blob) // (4 * self.dim)) for cid, blob in rows] or [[]])
             matrix = np.frombuffer(b"".join(blob for _, blob in rows), np.float32).reshape(len(ids), self.dim)
-            index = vectors.build_index(self.dim, ids.astype(np.int64), matrix)
-            vectors.save_index(index, self._index_file(generation))
-        self._index, self._index_generation = index, generation
+            loaded = vectors.build_index(self.dim, ids.astype(np.int64), matrix), vectors.Tombstones()
+            vectors.save_index(loaded[0], self._index_file(generation), loaded[1])
+        (self._index, self._dead), self._index_generation = loaded, generation
 
     def _update_index(self, generation: int, gone: list[int], new: list[int], rows: list[np.ndarray]) -> None:
-        if not vectors.can_update(self._index, bool(gone), self._index.ntotal - len(gone) + len(new)):
+        flat = vectors.is_flat(self._index)
+        dead = self._dead if flat else self._dead.plus(gone)
+        live_after = self._index.ntotal - len(dead) - (len(gone) if flat else 0) + len(new)
+        if vectors.needs_rebuild(self._index, live_after, len(dead)):
             self._index_generation = -1  # rebuilt from SQLite, as the right index type, by the refresh below
         else:
-            if gone:
+            if gone and flat:
                 self._index.remove_ids(np.array(gone, np.int64))
             if new:
                 self._index.add_with_ids(np.concatenate(rows).astype(np.float32), np.array(new, np.int64))
-            vectors.save_index(self._index, self._index_file(generation))
+            self._dead = dead
+            vectors.save_index(self._index, self._index_file(generation), self._dead)
             self._index_generation = generation
-        for old in self.folder.glob("vectors-*.faiss"):
-            if old.name != self._index_file(generation).name:
+        current = self._index_file(generation).name
+        for old in self.folder.glob("vectors-*"):
+            if old.name not in {current, current + ".dead.npy"}:
                 old.unlink(missing_ok=True)
         self._refresh_index()
 

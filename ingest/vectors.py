@@ -1,7 +1,12 @@
-"""The FAISS side of a knowledge base: unit vectors keyed by chunk id, inner-product search.
+"""The FAISS side of a knowledge base: unit vectors keyed by window id, inner-product search.
 
 SQLite holds every vector too (it is the source of truth); the FAISS file is a derived cache
 named after the store's generation, so a file that does not match the database is never used.
+
+An HNSW graph cannot drop vectors, so removed ones stay in it as tombstones: ids that search
+skips, kept beside the index file (``<index>.dead.npy``) until they are more than
+MAX_DEAD_FRACTION of the graph, when it is rebuilt. Removing a document from a large knowledge
+base is then as quick as adding one.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import numpy as np
 FLAT_LIMIT = 50_000
 HNSW_NEIGHBOURS = 32
 HNSW_EF_SEARCH = 2048
+MAX_DEAD_FRACTION = 0.2
 
 
 # One query at a time runs faster on one OpenMP thread (bench: exact search over 1M vectors 67 ms
@@ -33,13 +39,32 @@ def new_index(dim: int, expected: int = 0) -> faiss.Index:
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
 
-def can_update(index: faiss.Index, removing: bool, total_after: int) -> bool:
-    """Whether ``index`` can take an update in place; if not it is rebuilt from the vectors.
+class Tombstones:
+    """Window ids that search skips, with their FAISS selector built once (not on every query)."""
 
-    HNSW graphs cannot drop vectors, and a flat index that grows past FLAT_LIMIT becomes HNSW.
+    def __init__(self, ids: np.ndarray | list[int] = ()) -> None:
+        self.ids = np.asarray(ids, np.int64)
+        self._batch = faiss.IDSelectorBatch(self.ids) if len(self.ids) else None  # kept alive for the selector
+        self.selector = faiss.IDSelectorNot(self._batch) if self._batch is not None else None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def plus(self, ids: list[int]) -> Tombstones:
+        return Tombstones(np.concatenate([self.ids, np.asarray(ids, np.int64)])) if ids else self
+
+
+def is_flat(index: faiss.Index) -> bool:
+    return isinstance(faiss.downcast_index(index.index), faiss.IndexFlat)
+
+
+def needs_rebuild(index: faiss.Index, total_after: int, dead: int) -> bool:
+    """Whether an update should rebuild ``index`` from the vectors instead of changing it in place:
+    a flat index that grows past FLAT_LIMIT becomes HNSW; a graph with too many tombstones is redone.
     """
-    flat = isinstance(faiss.downcast_index(index.index), faiss.IndexFlat)
-    return total_after <= FLAT_LIMIT if flat else not removing
+    if is_flat(index):
+        return total_after > FLAT_LIMIT
+    return dead > MAX_DEAD_FRACTION * max(total_after, 1)
 
 
 def build_index(dim: int, ids: np.ndarray, vectors: np.ndarray) -> faiss.Index:
@@ -54,25 +79,49 @@ def build_index(dim: int, ids: np.ndarray, vectors: np.ndarray) -> faiss.Index:
     return index
 
 
-def search(index: faiss.Index, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """(chunk id, cosine similarity) of the ``k`` nearest vectors, best first."""
+def search(index: faiss.Index, query: np.ndarray, k: int, dead: Tombstones | None = None) -> list[tuple[int, float]]:
+    """(window id, cosine similarity) of the ``k`` nearest live vectors, best first."""
     if index.ntotal == 0 or k <= 0:
         return []
-    scores, ids = index.search(np.asarray(query, np.float32).reshape(1, -1), min(k, index.ntotal))
+    query = np.asarray(query, np.float32).reshape(1, -1)
+    k = min(k, index.ntotal)
+    if dead is not None and dead.selector is not None:
+        skip = dead.selector
+        graph = faiss.downcast_index(index.index)
+        params = (
+            faiss.SearchParametersHNSW(sel=skip, efSearch=graph.hnsw.efSearch)
+            if isinstance(graph, faiss.IndexHNSW)
+            else faiss.SearchParameters(sel=skip)
+        )
+        scores, ids = index.search(query, k, params=params)
+    else:
+        scores, ids = index.search(query, k)
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
 
-def save_index(index: faiss.Index, path: Path) -> None:
-    """Write atomically: a reader sees the old file or the new one, never half of one."""
+def _dead_file(path: Path) -> Path:
+    return path.with_name(path.name + ".dead.npy")
+
+
+def save_index(index: faiss.Index, path: Path, dead: Tombstones) -> None:
+    """Write atomically, tombstones first: a reader sees the old index or the new one, whole."""
+    if len(dead):
+        tmp = path.with_name(f".{path.name}.dead.{os.getpid()}.tmp")
+        with tmp.open("wb") as out:
+            np.save(out, dead.ids, allow_pickle=False)
+        os.replace(tmp, _dead_file(path))
+    else:
+        _dead_file(path).unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     faiss.write_index(index, str(tmp))
     os.replace(tmp, path)
 
 
-def load_index(path: Path, dim: int) -> faiss.Index | None:
-    """The index at ``path``, or None if it is missing, unreadable or of another dimension."""
+def load_index(path: Path, dim: int) -> tuple[faiss.Index, Tombstones] | None:
+    """The index at ``path`` and its tombstones, or None if missing, unreadable or of another dimension."""
     try:
         index = faiss.read_index(str(path))
-    except (RuntimeError, OSError):
+        dead = np.load(_dead_file(path), allow_pickle=False) if _dead_file(path).exists() else []
+    except (RuntimeError, OSError, ValueError):
         return None
-    return index if index.d == dim else None
+    return (index, Tombstones(dead)) if index.d == dim else None

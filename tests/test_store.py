@@ -171,3 +171,34 @@ def test_index_becomes_hnsw_past_the_flat_limit_and_survives_removals(
     kb.apply([], ["b.txt"])  # HNSW cannot drop vectors: rebuilt from SQLite, flat again at 4
     assert isinstance(faiss.downcast_index(kb._index.index), faiss.IndexFlat)
     assert {kb.get_chunks([i])[i].doc_name for i, _ in kb.dense_search(target, 10)} == {"a.txt"}
+
+
+def test_removing_from_an_hnsw_index_leaves_tombstones_that_search_skips_until_a_rebuild(
+    kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import faiss
+
+    monkeypatch.setattr("ingest.vectors.FLAT_LIMIT", 5)
+    kb.apply([prepared("a.txt", [f"第{i}段：苹果{i}号" for i in range(20)])])
+    kb.apply([prepared("b.txt", ["香蕉甲号", "香蕉乙号"])])
+    assert isinstance(faiss.downcast_index(kb._index.index), faiss.IndexHNSWFlat)
+    target = EMBEDDER.encode_query("香蕉乙号")
+    assert kb.get_chunks([kb.dense_search(target, 1)[0][0]]).popitem()[1].doc_name == "b.txt"
+    graph = kb._index
+
+    kb.apply([], ["b.txt"])  # 2 dead of 20 live: the graph is kept, not rebuilt
+    assert kb._index is graph and kb._index.ntotal == 22 and len(kb._dead) == 2
+    assert {kb.get_chunks([i])[i].doc_name for i, _ in kb.dense_search(target, 30)} == {"a.txt"}
+    reopened = KnowledgeBase.open(kb.folder)  # another process: reads the index and its tombstones
+    assert len(reopened.dense_search(target, 30)) == 20 and len(reopened._dead) == 2
+    reopened.close()
+
+    kb.apply([prepared("b.txt", ["香蕉丙号"])])  # ids are never reused, so the new chunk is live
+    [(best, _)] = kb.dense_search(EMBEDDER.encode_query("香蕉丙号"), 1)
+    assert kb.get_chunks([best])[best].text == "香蕉丙号"
+
+    kb.apply([], ["a.txt"])  # far more dead than live: rebuilt from SQLite, flat again, no tombstones
+    assert isinstance(faiss.downcast_index(kb._index.index), faiss.IndexFlat) and len(kb._dead) == 0
+    assert kb._index.ntotal == 1 and sorted(p.name for p in kb.folder.glob("vectors-*")) == [
+        f"vectors-{kb.generation}.faiss"
+    ]
