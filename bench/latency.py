@@ -31,6 +31,7 @@ from bench.tokenizer import chatglm2_counting_handle
 from ingest import vectors
 from ingest.embeddings import Embedder, get_embedder
 from ingest.store import KnowledgeBase
+from ingest.windows import window_ids
 from rag.config import Settings
 from rag.context import pack
 from rag.retrieve import Retriever
@@ -211,7 +212,7 @@ def _one_size(
     # rebuilt from SQLite by the store's own rule (flat up to FLAT_LIMIT, HNSW above it).
     written = next(folder.glob("vectors-*.faiss"))
     as_applied = vectors.load_index(written, matrix.shape[1])
-    result["index_after_apply"] = type(faiss.downcast_index(as_applied.index)).__name__ if as_applied else None
+    result["index_after_apply"] = type(faiss.downcast_index(as_applied[0].index)).__name__ if as_applied else None
     del as_applied
     for stale in folder.glob("vectors-*.faiss"):
         stale.unlink()
@@ -235,8 +236,9 @@ def _one_size(
     del kb, baseline
     gc.collect()
     saved = next(folder.glob("vectors-*.faiss"))
-    index = vectors.load_index(saved, matrix.shape[1])
-    assert index is not None, f"unreadable {saved}"
+    loaded = vectors.load_index(saved, matrix.shape[1])
+    assert loaded is not None, f"unreadable {saved}"
+    index = loaded[0]
     kind = type(faiss.downcast_index(index.index)).__name__
     result["store_index"] = {
         "type": kind,
@@ -249,7 +251,8 @@ def _one_size(
     }
     if "HNSW" in kind and n > SWEEP_LIMIT:
         reps = np.repeat(queries, repeats, axis=0)
-        exact_reps = [[i + 1 for i in row] for row in exact for _ in range(repeats)]  # store ids start at 1
+        # The store's index holds window ids; each synthetic chunk (id = row + 1) is one window.
+        exact_reps = [[int(window_ids(i + 1, 1)[0]) for i in row] for row in exact for _ in range(repeats)]
         for ef, row in _hnsw_sweep(index, reps, exact_reps, k).items():
             result["dense_only"][f"faiss_hnsw_m{vectors.HNSW_NEIGHBOURS}_{ef}"] = {
                 **row,
