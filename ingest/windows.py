@@ -4,7 +4,7 @@ An 800-character chunk embedded whole is the average of everything it says, so a
 one of its sentences matches it weakly. Each chunk is cut (by the same splitter, at sentence
 boundaries) into windows of about ``window_chars``; each window gets its own vector. Dense search
 scores a chunk by its best window blended with the mean of its windows (ingest/store.py); on the
-bench's paraphrased questions this lifts dense-only MRR@10 by about a fifth (bench/report.md).
+bench's paraphrased questions this lifts dense-only MRR@10 by about a quarter (bench/report.md).
 
 The FAISS index holds window vectors under ids that carry their chunk's id in the high bits, so a
 hit maps back to its chunk without a lookup table.
