@@ -14,7 +14,14 @@ from typing import Any
 
 from bench import report_plots
 from bench.common import read_json
-from bench.report_sections import ingest_section, latency_section, memory_section, packing_section, quality_section
+from bench.report_sections import (
+    ingest_section,
+    latency_section,
+    memory_section,
+    packing_section,
+    quality_section,
+    removal_section,
+)
 
 
 def _header(out: Path, machine: dict[str, Any] | None, run: dict[str, Any] | None) -> list[str]:
@@ -62,7 +69,7 @@ def _header(out: Path, machine: dict[str, Any] | None, run: dict[str, Any] | Non
 
 def _llm_section(out: Path) -> list[str]:
     lines = [
-        "## 6. LLM speed",
+        "## 7. LLM speed",
         "",
         "Not measured by this run: it needs a GPU and none was available (see `gpu` above). "
         "`python bench/llm_speed.py` (another engineer's script) measures ChatGLM2-6B's time to first token at "
@@ -81,7 +88,7 @@ def write_report(out: Path, path: Path) -> None:
     machine, run = read_json(out / "machine.json"), read_json(out / "run.json")
     quality, ingest = read_json(out / "quality.json"), read_json(out / "ingest.json")
     latency, memory = read_json(out / "latency.json"), read_json(out / "memory.json")
-    packing = read_json(out / "packing.json")
+    packing, removal = read_json(out / "packing.json"), read_json(out / "removal.json")
     plots = report_plots.draw(out, quality, ingest, latency)
     rel = {name: Path(os.path.relpath(p, path.parent)).as_posix() for name, p in plots.items()}
     lines = _header(out, machine, run)
@@ -91,6 +98,7 @@ def write_report(out: Path, path: Path) -> None:
         ("3. Query latency (no LLM)", latency, latency_section),
         ("4. Memory", memory, memory_section),
         ("5. Context packing", packing, packing_section),
+        ("6. Removing a document", removal, removal_section),
     ):
         lines += ["", f"## {title}", ""]
         lines += section(data, rel) if data else ["Not run (no JSON in the results folder)."]

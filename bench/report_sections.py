@@ -257,3 +257,22 @@ def packing_section(p: dict[str, Any], plots: dict[str, str]) -> Lines:
         )
     lines += ["", "Means over the questions; `pack` never exceeded the budget where the column shows 0."]
     return lines
+
+
+def removal_section(r: dict[str, Any], plots: dict[str, str]) -> Lines:
+    """Removing one document from a store indexed by an HNSW graph: tombstones against a rebuild."""
+    return [
+        f"A synthetic store of {r['chunks']:,} one-window chunks ({r['index_type']} after opening, built "
+        f"from SQLite in {r['open_and_build_index_s']:.1f} s), then one {r['document_chunks']}-chunk document "
+        "at a time through `KnowledgeBase.apply` (bench/removal.py):",
+        "",
+        "| update | seconds |",
+        "|---|---:|",
+        f"| add a document | {r['add_document_s']:.3f} |",
+        f"| remove a document, as shipped (tombstones) | {r['remove_document_tombstones_s']:.3f} |",
+        f"| remove a document, graph rebuilt from SQLite (before tombstones) | {r['remove_document_rebuild_s']:.3f} |",
+        "",
+        f"The rebuild takes {r['rebuild_over_tombstones']:g}× as long as the tombstone removal, measured on the "
+        f"same store in the same run. Tombstones after one removal: {r['tombstones_after_removal']}; the graph "
+        f"is rebuilt when they pass {100 * r['max_dead_fraction']:.0f} % of it.",
+    ]

@@ -54,7 +54,7 @@ def test_quick_run_writes_sane_results(tmp_path: Path) -> None:
     machine = _load(out, "machine.json")
     assert machine["logical_cores"] >= 1 and machine["ram_gb"] > 0 and machine["gpu"] == "none"
     run = _load(out, "run.json")
-    assert run["quick"] and set(run["part_seconds"]) == {"quality", "ingest", "latency", "memory", "packing"}
+    assert run["quick"] and set(run["part_seconds"]) == {"quality", "ingest", "latency", "memory", "packing", "removal"}
 
     quality = _load(out, "quality.json")
     assert quality["needles_verified"] and quality["questions"]["paraphrase"] >= 20
@@ -81,6 +81,11 @@ def test_quick_run_writes_sane_results(tmp_path: Path) -> None:
         for variant in ("end_to_end", "end_to_end_numpy_dense", "end_to_end_faiss_1thread"):
             total = row[variant]["total"]
             assert 0 < total["p50_ms"] <= total["p95_ms"]
+
+    removal = _load(out, "removal.json")
+    assert removal["index_type"] == "IndexHNSWFlat"
+    assert removal["tombstones_after_removal"] == removal["document_chunks"]
+    assert removal["remove_document_tombstones_s"] > 0 and removal["remove_document_rebuild_s"] > 0
 
     memory = _load(out, "memory.json")
     rss = memory["large_kb"]["rss_gb"]
