@@ -98,5 +98,5 @@ def test_quick_run_writes_sane_results(tmp_path: Path) -> None:
         assert row["pack"]["mean_total_tokens"] <= row["budget"]
 
     report = (out / "report.md").read_text(encoding="utf-8")
-    assert "## 1. Retrieval quality" in report and "## 6. LLM speed" in report
+    assert "## 1. Retrieval quality" in report and "## 6. Removing a document" in report and "## 7. LLM speed" in report
     assert all((out / f"{name}.png").stat().st_size > 0 for name in ("quality", "latency", "ingest"))
