@@ -41,6 +41,15 @@ def test_quotes_the_sentence_of_source_2_with_its_number() -> None:
     assert "[1]" not in text and "[3]" not in text
 
 
+def test_a_sources_heading_line_is_not_quoted_as_an_answer() -> None:
+    sources = [
+        "接入本地 ChatGLM2-6B\n\n准备模型文件夹，设置 KBA_CHATGLM2_PATH 指向它。",
+        "运行环境\n\n本地运行 ChatGLM2-6B 需要约 13 GB 显存。",
+    ]
+    text = answer(ask(sources, "本地运行 ChatGLM2-6B 需要多少显存？"))
+    assert "13 GB" in text and "接入本地 ChatGLM2-6B [1]" not in text and not text.startswith("运行环境")
+
+
 def test_english_question_and_sources() -> None:
     text = answer(ask(EN_SOURCES, "How long is each backup kept?"))
     assert text == "Each backup is kept for thirty days before it is deleted. [2]"

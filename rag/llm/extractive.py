@@ -28,6 +28,8 @@ MAX_SENTENCES = 3
 MAX_SENTENCE_CHARS = 400
 # A sentence must score at least this share of the best one to be quoted beside it.
 RELATIVE_THRESHOLD = 0.5
+# A source's first line this short, without a sentence end, is its section heading: never quoted.
+HEADING_CHARS = 20
 
 # Sentence ends: Chinese and ASCII terminators, line breaks, and an English period before a space.
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?])|\n+|(?<=\.)\s+")
@@ -59,6 +61,10 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
 
 
+def _is_heading(line: str) -> bool:
+    return len(line) <= HEADING_CHARS and line[-1:] not in "。！？；.!?:：" and "\n" not in line
+
+
 def not_found(question: str) -> str:
     """'Nothing relevant' in the question's language (Chinese if it has any Chinese character)."""
     return NOT_FOUND_ZH if _CJK.search(question) else NOT_FOUND_EN
@@ -76,6 +82,7 @@ def extract_answer(sources: dict[int, str], question: str) -> list[str]:
         (number, position, sentence)
         for number in sorted(sources)
         for position, sentence in enumerate(split_sentences(sources[number]))
+        if not (position == 0 and _is_heading(sentence))
     ]
     bags = [set(_words(sentence)) for _, _, sentence in sentences]
     frequency = {w: sum(w in bag for bag in bags) for w in wanted}
