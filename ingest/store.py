@@ -294,7 +294,7 @@ class KnowledgeBase:
             "name": self.name,
             "documents": docs,
             "chunks": chunks,
-            "windows": vector_bytes // (4 * self.dim),
+            "windows": self._windows_in(vector_bytes),
             "characters": chars,
             "embedder": self.embedder_name,
             "dim": self.dim,
@@ -310,6 +310,10 @@ class KnowledgeBase:
 
     def _matrix(self, blob: bytes) -> np.ndarray:
         return np.frombuffer(blob, np.float32).reshape(-1, self.dim)
+
+    def _windows_in(self, nbytes: int) -> int:
+        """How many float32 window vectors ``nbytes`` of a ``vectors`` blob hold."""
+        return nbytes // (4 * self.dim)
 
     def _window_vectors(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
         marks = ",".join("?" * len(chunk_ids))
@@ -332,7 +336,7 @@ class KnowledgeBase:
         ).fetchall()
         self._db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(cid,) for cid, _ in rows])
         self._db.execute("DELETE FROM documents WHERE name = ?", (name,))
-        return [int(w) for cid, size in rows for w in window_ids(cid, size // (4 * self.dim))]
+        return [int(w) for cid, size in rows for w in window_ids(cid, self._windows_in(size))]
 
     def _insert_document(self, doc: PreparedDocument) -> list[int]:
         """Insert one document; returns the FAISS ids of its windows, in the order of its vectors."""
@@ -379,7 +383,7 @@ class KnowledgeBase:
         loaded = vectors.load_index(self._index_file(generation), self.dim)
         if loaded is None:
             rows = self._db.execute("SELECT id, vectors FROM chunks ORDER BY id").fetchall()
-            ids = np.concatenate([window_ids(cid, len(blob) // (4 * self.dim)) for cid, blob in rows] or [[]])
+            ids = np.concatenate([window_ids(cid, self._windows_in(len(blob))) for cid, blob in rows] or [[]])
             matrix = np.frombuffer(b"".join(blob for _, blob in rows), np.float32).reshape(len(ids), self.dim)
             loaded = vectors.build_index(self.dim, ids.astype(np.int64), matrix), vectors.Tombstones()
             vectors.save_index(loaded[0], self._index_file(generation), loaded[1])

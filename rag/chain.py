@@ -164,8 +164,6 @@ class Assistant:
         pieces: list[str] = []
         try:
             for chunk in until_cancelled(self.llm.model.stream(packed.messages), cancel):
-                if cancel is not None and cancel.is_set():
-                    break
                 piece = message_text(chunk)
                 if piece:
                     if timings.first_token is None:

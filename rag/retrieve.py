@@ -31,7 +31,7 @@ class FusionWeights:
     keyword: float
     dense: float
     rrf_k: int
-    method: FusionMethod = "rrf"
+    method: FusionMethod
 
 
 def weights_for(settings: Settings) -> FusionWeights:
