@@ -16,10 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.cache import cached_embedders
 from bench.common import BENCH_QUESTIONS, CORPUS, REPO, RunOptions, load_average, write_json
-from bench.synthetic import SentencePool, build_store, corpus_chunk_vectors, synthetic_texts, synthetic_vectors
-from ingest.embeddings import get_embedder
+from bench.synthetic import SentencePool, build_store, embedder_base, synthetic_texts, synthetic_vectors
 from ingest.store import DB_NAME
 from rag.config import Settings
 
@@ -49,15 +47,13 @@ def run(opts: RunOptions) -> dict[str, Any]:
     data_dir = opts.work / "memory"
     shutil.rmtree(data_dir, ignore_errors=True)
     started_load = load_average()
-    with cached_embedders([] if spec == "hashing" else [spec]):
-        embedder = get_embedder(spec)
-        base = corpus_chunk_vectors(embedder)
-        rng = np.random.default_rng(size)
-        texts, terms = synthetic_texts(SentencePool.from_folder(CORPUS), size, TEXT_CHARS, rng)
-        kb = build_store(data_dir / "large", embedder.name, texts, terms, synthetic_vectors(base, size, rng))
-        kb.close()
-        small = build_store(data_dir / "small", embedder.name, texts[:100], terms[:100], base[:100])
-        small.close()
+    name, base = embedder_base(spec)
+    rng = np.random.default_rng(size)
+    texts, terms = synthetic_texts(SentencePool.from_folder(CORPUS), size, TEXT_CHARS, rng)
+    kb = build_store(data_dir / "large", name, texts, terms, synthetic_vectors(base, size, rng))
+    kb.close()
+    small = build_store(data_dir / "small", name, texts[:100], terms[:100], base[:100])
+    small.close()
     del texts, terms, kb, small
     disk_mb = sum(p.stat().st_size for p in (data_dir / "large").rglob("*") if p.is_file()) / 2**20
     small_probe = _probe(str(data_dir), "small", spec)

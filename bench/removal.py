@@ -15,18 +15,16 @@ from typing import Any
 import faiss
 import numpy as np
 
-from bench.cache import cached_embedders
 from bench.common import CORPUS, RunOptions, load_average, stopwatch, write_json
 from bench.synthetic import (
     CHUNKS_PER_DOC,
     SentencePool,
     build_store,
-    corpus_chunk_vectors,
+    embedder_base,
     synthetic_texts,
     synthetic_vectors,
 )
 from ingest import vectors
-from ingest.embeddings import get_embedder
 from ingest.store import KnowledgeBase, PreparedDocument
 from ingest.types import ChunkText
 from rag.config import Settings
@@ -52,14 +50,12 @@ def run(opts: RunOptions) -> dict[str, Any]:
     if opts.quick:
         vectors.FLAT_LIMIT = 1_000  # so that the smoke run exercises the graph too
     try:
-        with cached_embedders([] if spec == "hashing" else [spec]):
-            embedder = get_embedder(spec)
-            base = corpus_chunk_vectors(embedder)
+        name, base = embedder_base(spec)
         rng = np.random.default_rng(size)
         texts, terms = synthetic_texts(SentencePool.from_folder(CORPUS), size + CHUNKS_PER_DOC, TEXT_CHARS, rng)
         matrix = synthetic_vectors(base, size + CHUNKS_PER_DOC, rng)
         with stopwatch() as built:
-            build_store(folder, embedder.name, texts[:size], terms[:size], matrix[:size]).close()
+            build_store(folder, name, texts[:size], terms[:size], matrix[:size]).close()
         for stale in folder.glob("vectors-*"):
             stale.unlink()  # opened as the app opens it: rebuilt from SQLite, as the right index type
         kb = KnowledgeBase.open(folder)

@@ -92,6 +92,10 @@ def quality_section(q: dict[str, Any], plots: dict[str, str]) -> Lines:
         f"literal {chosen['literal_mrr@10']:.3f} vs {kw['literal_mrr@10']:.3f} ({gain['literal']:+.3f})."
     )
     best = sel["best_on_paraphrase"]
+    one_question = (
+        f"with {counts['paraphrase']} paraphrased questions one question moving from rank 1 to rank 2 changes "
+        f"MRR@10 by {0.5 / counts['paraphrase']:.3f}"
+    )
     if sel["rule_met"]:
         runner_up = max(
             (r for r in q["rows"] if r["label"] != chosen["label"] and not r.get("shipped_defaults")),
@@ -101,8 +105,7 @@ def quality_section(q: dict[str, Any], plots: dict[str, str]) -> Lines:
             f"- The rule is met: the chosen setting is also the best of all {sel['considered_count']} settings on "
             f"the paraphrases. The runner-up ({runner_up['label']}, paraphrase MRR@10 "
             f"{runner_up['sets']['paraphrase']['mrr@10']:.3f}, dev {runner_up['sets']['dev']['mrr@10']:.3f}) is "
-            f"within noise: with {counts['paraphrase']} paraphrased questions one question moving from rank 1 to "
-            f"rank 2 changes MRR@10 by {0.5 / counts['paraphrase']:.3f}. Window size, mean weight and fusion "
+            f"within noise: {one_question}. Window size, mean weight and fusion "
             "weights were picked on these same questions (there is no held-out set), so absolute figures are "
             "optimistic; rows compare on equal footing."
         )
@@ -112,9 +115,8 @@ def quality_section(q: dict[str, Any], plots: dict[str, str]) -> Lines:
             f"{best['chunk_size']}: paraphrase MRR@10 {best['paraphrase_mrr@10']:.3f}) loses "
             f"{sel['best_on_paraphrase_dev_loss_vs_keyword']:.3f} MRR@10 to keyword-only on dev; the chosen "
             f"setting keeps dev and gives up {sel['chosen_paraphrase_gap_to_best']:.3f} paraphrase MRR@10. "
-            f"{sel['qualifying_count']} of {sel['considered_count']} settings qualify on dev. With "
-            f"{counts['paraphrase']} paraphrased questions one question moving from rank 1 to rank 2 changes "
-            f"MRR@10 by {0.5 / counts['paraphrase']:.3f}."
+            f"{sel['qualifying_count']} of {sel['considered_count']} settings qualify on dev. "
+            f"{one_question[0].upper()}{one_question[1:]}."
         )
     previous = [r for r in q["rows"] if r.get("previous_default")]
     if previous:

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.cache import cached_embedders
 from ingest import store as store_module
-from ingest.embeddings import Embedder
+from ingest.embeddings import Embedder, get_embedder
 from ingest.keywords import keyword_tokens
 from ingest.loaders import load_document
 from ingest.splitter import split_sections
@@ -149,3 +150,11 @@ def corpus_chunk_vectors(embedder: Embedder, folder: Path | None = None) -> np.n
     docs = [load_document(p, 10**9) for p in sorted((folder or CORPUS).iterdir())]
     texts = [c.text for size, overlap in BASE_CHUNKINGS for d in docs for c in split_sections(d, size, overlap)]
     return embedder.encode_passages(texts)
+
+
+def embedder_base(spec: str) -> tuple[str, np.ndarray]:
+    """Embedder ``spec``'s name and its vectors of the corpus chunks (through the bench cache):
+    what a synthetic store is labelled with and mixed from."""
+    with cached_embedders([] if spec == "hashing" else [spec]):
+        embedder = get_embedder(spec)
+        return embedder.name, corpus_chunk_vectors(embedder)
