@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from ingest.errors import KnowledgeBaseError
 from ingest.loaders import SUPPORTED_EXTENSIONS
@@ -23,6 +24,16 @@ from ui.widgets import follow_progress, show_flashes
 
 def _human_size(n: int) -> str:
     return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 1024:.1f} KB"
+
+
+def _delete_button(
+    settings: Settings, where: DeltaGenerator, label: str, icon: str, pending: tuple[str, str, str]
+) -> None:
+    """A delete button in ``where`` that asks first (the question shows in the current container):
+    ``pending`` is (kind "doc" or "kb", knowledge base, name)."""
+    kind = pending[0]
+    where.button(label, icon=icon, key=f"delete_{kind}", on_click=st.session_state.__setitem__, args=(CONFIRM, pending))
+    _confirm_box(settings, kind)
 
 
 def _confirm_box(settings: Settings, kind: str) -> None:
@@ -114,14 +125,7 @@ def _documents(settings: Settings, kb: str) -> None:
         name = st.selectbox("选择文档 / Document", [doc.name for doc in docs], key="doc_pick")
         preview, delete, _ = st.columns([1.9, 1.5, 2.6])
         show = preview.toggle("预览分块 / Preview chunks", key="doc_preview")
-        delete.button(
-            "删除文档 / Delete",
-            icon=":material/delete:",
-            key="delete_doc",
-            on_click=st.session_state.__setitem__,
-            args=(CONFIRM, ("doc", kb, name)),
-        )
-        _confirm_box(settings, "doc")
+        _delete_button(settings, delete, "删除文档 / Delete", ":material/delete:", ("doc", kb, name))
         if show:
             for chunk in handle.chunks_of(name)[:100]:
                 with st.container(border=True):
@@ -149,14 +153,9 @@ def _manage(settings: Settings, kb: str | None) -> None:
     if kb is not None:
         with delete:
             st.caption(f"删除当前知识库 / Delete the current knowledge base: **{kb}**")
-            st.button(
-                "删除知识库 / Delete knowledge base",
-                icon=":material/delete_forever:",
-                key="delete_kb",
-                on_click=st.session_state.__setitem__,
-                args=(CONFIRM, ("kb", kb, kb)),
+            _delete_button(
+                settings, delete, "删除知识库 / Delete knowledge base", ":material/delete_forever:", ("kb", kb, kb)
             )
-            _confirm_box(settings, "kb")
 
 
 def render() -> None:
