@@ -1,6 +1,6 @@
 """Stage timers around the real ingest pipeline, installed for the duration of a ``with`` block.
 
-The pipeline is not changed: its module-level names (``load_document``, ``split_sections``,
+The pipeline is not changed: its module-level names (``parse_document``, ``split_sections``,
 ``fts_document``, ``KnowledgeBase.apply``) and the embedder behind ``get_embedder`` are wrapped
 with timers and restored afterwards. ``store`` time includes the jieba ``keywords`` time spent
 inside it; ``StageTimes.exclusive`` splits them.
@@ -86,9 +86,9 @@ def stage_timers(embedder_spec: str) -> Iterator[StageTimes]:
     def add_keywords(seconds: float) -> None:
         times.keywords += seconds
 
-    saved = (pipeline.load_document, pipeline.split_sections, store_module.fts_document)
+    saved = (pipeline.parse_document, pipeline.split_sections, store_module.fts_document)
     saved_apply = store_module.KnowledgeBase.apply
-    pipeline.load_document = _timed(pipeline.load_document, adder("parse"))
+    pipeline.parse_document = _timed(pipeline.parse_document, adder("parse"))
     pipeline.split_sections = _timed(pipeline.split_sections, adder("split"))
     store_module.fts_document = _timed(store_module.fts_document, add_keywords)
     store_module.KnowledgeBase.apply = _timed(saved_apply, adder("store"))  # type: ignore[method-assign]
@@ -96,5 +96,5 @@ def stage_timers(embedder_spec: str) -> Iterator[StageTimes]:
         with embedders_replaced({embedder_spec: _TimedEmbedder(get_embedder(embedder_spec), times)}):
             yield times
     finally:
-        pipeline.load_document, pipeline.split_sections, store_module.fts_document = saved
+        pipeline.parse_document, pipeline.split_sections, store_module.fts_document = saved
         store_module.KnowledgeBase.apply = saved_apply  # type: ignore[method-assign]

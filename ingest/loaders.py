@@ -218,6 +218,15 @@ _LOADERS |= {".md": _load_markdown, ".markdown": _load_markdown, ".docx": _load_
 _LOADERS |= {".html": _load_html, ".htm": _load_html}
 
 
+def _loader_for(name: str) -> Callable[[bytes, str, int], list[Section]]:
+    suffix = Path(name).suffix
+    loader = _LOADERS.get(suffix.lower())
+    if loader is None:
+        kind = f"'{suffix}'" if suffix else "with no extension"
+        raise UnsupportedFile(name, f"file type {kind} is not supported; use one of {', '.join(SUPPORTED_EXTENSIONS)}")
+    return loader
+
+
 def load_document(path: Path, max_bytes: int) -> list[Section]:
     """Read one file into Sections (text + page or heading path).
 
@@ -225,23 +234,30 @@ def load_document(path: Path, max_bytes: int) -> list[Section]:
     damaged, password-protected, scanned or vanished file. The size is checked before reading.
     """
     name = path.name
-    loader = _LOADERS.get(path.suffix.lower())
-    if loader is None:
-        kind = f"'{path.suffix}'" if path.suffix else "with no extension"
-        raise UnsupportedFile(name, f"file type {kind} is not supported; use one of {', '.join(SUPPORTED_EXTENSIONS)}")
+    _loader_for(name)  # an unknown type fails before anything is read
     try:
         size = path.stat().st_size
         if size > max_bytes:
             raise UnsupportedFile(name, f"file is {_human(size)}, larger than the {_human(max_bytes)} limit")
-        if size == 0:
-            raise UnsupportedFile(name, "file is empty")
         with path.open("rb") as file:
             data = file.read(max_bytes + 1)  # no more: it may have grown since stat()
-        if len(data) > max_bytes:
-            raise UnsupportedFile(name, f"file is larger than the {_human(max_bytes)} limit")
-        sections = loader(data, name, max_bytes)
     except FileNotFoundError:
         raise UnsupportedFile(name, "file disappeared before it could be read") from None
+    except OSError as exc:
+        raise UnsupportedFile(name, f"file could not be read ({exc.strerror or exc})") from None
+    return parse_document(name, data, max_bytes)
+
+
+def parse_document(name: str, data: bytes, max_bytes: int) -> list[Section]:
+    """Sections of a file already read into ``data``, its type from ``name``'s extension; the same
+    errors as load_document (for callers that need the bytes anyway, e.g. to hash them)."""
+    loader = _loader_for(name)
+    if not data:
+        raise UnsupportedFile(name, "file is empty")
+    if len(data) > max_bytes:
+        raise UnsupportedFile(name, f"file is larger than the {_human(max_bytes)} limit")
+    try:
+        sections = loader(data, name, max_bytes)
     except OSError as exc:
         raise UnsupportedFile(name, f"file could not be read ({exc.strerror or exc})") from None
     sections = [s for s in sections if s.text.strip()]

@@ -20,7 +20,7 @@ import numpy as np
 
 from ingest.embeddings import Embedder, embedder_id, get_embedder
 from ingest.errors import IndexMismatch, KnowledgeBaseError, KnowledgeBaseNotFound, UnsupportedFile
-from ingest.loaders import load_document
+from ingest.loaders import parse_document
 from ingest.locks import write_lock
 from ingest.names import safe_file_name, safe_relative_name
 from ingest.splitter import split_sections
@@ -222,7 +222,7 @@ def _prepare(
     sha = hashlib.sha256(content).hexdigest()
     if known.get(incoming.name) == sha:
         return None
-    sections = load_document(incoming.path, max_bytes)
+    sections = parse_document(incoming.path.name, content, max_bytes)
     chunks = split_sections(sections, settings.chunk_size, settings.chunk_overlap)
     if not chunks:
         raise UnsupportedFile(incoming.name, "no text to index")
