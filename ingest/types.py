@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+ChunkKind = Literal["doc", "code", "config", "table", "slides"]
+"""What a passage is: prose, source code, a config or data file, rows of a sheet, a slide."""
 
 
 @dataclass(frozen=True)
 class Section:
-    """A stretch of a loaded document that shares one location (a PDF page, a heading)."""
+    """A stretch of a loaded document that shares one location (a PDF page, a heading, a symbol)."""
 
     text: str
-    page: int | None = None  # 1-based page number, for paged formats
-    heading: str | None = None  # heading path, e.g. "安装 > 依赖"
+    page: int | None = None  # 1-based page (or slide) number, for paged formats
+    heading: str | None = None  # heading path, e.g. "安装 > 依赖"; for code the symbol path
+    first_line: int | None = None  # 1-based line (or sheet row) of the file where ``text`` starts
+    kind: ChunkKind = "doc"
+    language: str | None = None  # code and config: the parser's language name, e.g. "python"
+    ocr: bool = False  # the text was recognised in an image (a scan), not read from the file
 
 
 @dataclass(frozen=True)
@@ -21,6 +29,9 @@ class ChunkText:
     text: str
     page: int | None = None
     heading: str | None = None
+    lines: tuple[int, int] | None = None  # first and last line (1-based, inclusive) in the file
+    kind: ChunkKind = "doc"
+    ocr: bool = False
 
 
 @dataclass(frozen=True)
@@ -33,16 +44,23 @@ class StoredChunk:
     text: str
     page: int | None = None
     heading: str | None = None
+    lines: tuple[int, int] | None = None
+    kind: ChunkKind = "doc"
+    ocr: bool = False
 
     @property
     def location(self) -> str:
-        """Human-readable place of the chunk: 'file.pdf, p. 3' or 'guide.md, 安装 > 依赖'."""
-        parts = [self.doc_name]
+        """Human-readable place of the chunk: 'file.pdf, p. 3', 'guide.md, 安装 > 依赖',
+        'src/app.py:120-158 · main › load'."""
+        place = self.doc_name
+        if self.lines is not None:
+            first, last = self.lines
+            place += f":{first}" if first == last else f":{first}-{last}"
         if self.page is not None:
-            parts.append(f"p. {self.page}")
+            place += f", {'slide' if self.kind == 'slides' else 'p.'} {self.page}"
         if self.heading:
-            parts.append(self.heading)
-        return ", ".join(parts)
+            place += f" · {self.heading}" if self.kind in {"code", "config"} else f", {self.heading}"
+        return place
 
 
 @dataclass(frozen=True)

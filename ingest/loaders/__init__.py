@@ -1,0 +1,81 @@
+"""File -> list of Sections: one loader per type, every failure an UnsupportedFile a person can read.
+
+One module per family of formats (text.py holds the decoding they share):
+
+    prose.py    .txt .md .markdown .html .htm
+    pdf.py      .pdf (text layer)
+    office.py   .docx
+
+Nothing here executes or unpickles anything: files are read as bytes and handed to parsers that
+only read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ingest.errors import UnsupportedFile
+from ingest.loaders.office import load_docx
+from ingest.loaders.pdf import load_pdf
+from ingest.loaders.prose import load_html, load_markdown, load_txt
+from ingest.loaders.text import decode_text, human_size, normalize_text
+from ingest.types import Section
+
+__all__ = ["SUPPORTED_EXTENSIONS", "decode_text", "load_document", "normalize_text", "parse_document"]
+
+Loader = Callable[[bytes, str, int], list[Section]]
+"""loader(data, name, max_bytes) -> Sections; raises UnsupportedFile with a reason."""
+
+_LOADERS: dict[str, Loader] = {".txt": load_txt, ".pdf": load_pdf, ".docx": load_docx}
+_LOADERS |= {".md": load_markdown, ".markdown": load_markdown, ".html": load_html, ".htm": load_html}
+
+SUPPORTED_EXTENSIONS: tuple[str, ...] = (".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm")
+
+
+def _loader_for(name: str) -> Loader:
+    suffix = Path(name).suffix
+    loader = _LOADERS.get(suffix.lower())
+    if loader is None:
+        kind = f"'{suffix}'" if suffix else "with no extension"
+        raise UnsupportedFile(name, f"file type {kind} is not supported; use one of {', '.join(SUPPORTED_EXTENSIONS)}")
+    return loader
+
+
+def load_document(path: Path, max_bytes: int) -> list[Section]:
+    """Read one file into Sections (text + page or heading path).
+
+    Raises UnsupportedFile with a one-line reason for an unknown type, an empty, oversized,
+    damaged, password-protected, scanned or vanished file. The size is checked before reading.
+    """
+    name = path.name
+    _loader_for(name)  # an unknown type fails before anything is read
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise UnsupportedFile(name, f"file is {human_size(size)}, larger than the {human_size(max_bytes)} limit")
+        with path.open("rb") as file:
+            data = file.read(max_bytes + 1)  # no more: it may have grown since stat()
+    except FileNotFoundError:
+        raise UnsupportedFile(name, "file disappeared before it could be read") from None
+    except OSError as exc:
+        raise UnsupportedFile(name, f"file could not be read ({exc.strerror or exc})") from None
+    return parse_document(name, data, max_bytes)
+
+
+def parse_document(name: str, data: bytes, max_bytes: int) -> list[Section]:
+    """Sections of a file already read into ``data``, its type from ``name``'s extension; the same
+    errors as load_document (for callers that need the bytes anyway, e.g. to hash them)."""
+    loader = _loader_for(name)
+    if not data:
+        raise UnsupportedFile(name, "file is empty")
+    if len(data) > max_bytes:
+        raise UnsupportedFile(name, f"file is larger than the {human_size(max_bytes)} limit")
+    try:
+        sections = loader(data, name, max_bytes)
+    except OSError as exc:
+        raise UnsupportedFile(name, f"file could not be read ({exc.strerror or exc})") from None
+    sections = [s for s in sections if s.text.strip()]
+    if not sections:
+        raise UnsupportedFile(name, "contains no text")
+    return sections
