@@ -13,7 +13,7 @@ from ui.resources import base_settings
 from ui.sidebar import choose_kb, settings_panel
 from ui.widgets import build_default_kb_once, inject_style
 
-st.set_page_config(page_title="知识库助手 / KB Assistant", page_icon=":material/menu_book:", layout="wide")
+st.set_page_config(page_title="知识库助手 / KB Assistant", page_icon="📚", layout="wide")
 inject_style()
 page = st.navigation(
     [

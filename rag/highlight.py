@@ -11,18 +11,22 @@ import html
 import re
 from collections.abc import Callable, Iterable, Sequence
 
+from markdown_it import MarkdownIt
+
 from ingest.keywords import keyword_tokens
 from rag.prompts import CITATION
 from rag.types import Answer, Citation
 
 # The citation forms the chain recognises (rag.chain.cited_numbers): [1], [1, 2], [1、2], 【4】.
 _NUMBER = re.compile(r"\d{1,3}")
-# Fenced code blocks (possibly still open while streaming) and inline code spans: shown literally
-# by Markdown, so they are passed through untouched instead of escaped.
-_CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]+`", re.DOTALL)
-# Markdown syntax that would fetch or link something the model chose (images, links) or typeset
-# prices as math ($5 and $10).
-_MARKDOWN_ACTIVE = str.maketrans({"[": "&#91;", "]": "&#93;", "$": "&#36;"})
+# Markdown for answers and questions: CommonMark with tables, and without everything that could
+# fetch, link, run or hide something: raw HTML is text, links, images and link definitions are
+# text, entities are shown as written (so "&lt;" in a document is never a "<" for the page).
+_MARKDOWN = (
+    MarkdownIt("commonmark", {"html": False})
+    .enable(["table", "strikethrough"])
+    .disable(["image", "link", "autolink", "entity", "reference"])
+)
 
 Anchor = Callable[[int], str | None]
 
@@ -30,10 +34,6 @@ Anchor = Callable[[int], str | None]
 def source_anchor(turn: int, number: int) -> str:
     """The HTML id of source ``number`` under answer ``turn`` (unique on the page)."""
     return f"kba-t{turn}-s{number}"
-
-
-def _escape_prose(text: str) -> str:
-    return html.escape(text, quote=False).translate(_MARKDOWN_ACTIVE)
 
 
 def _link(match: re.Match[str], anchor: Anchor) -> str:
@@ -47,31 +47,49 @@ def _link(match: re.Match[str], anchor: Anchor) -> str:
     return f'<sup class="kba-cite">{"".join(links)}</sup>'
 
 
-def link_citations(text: str, anchor: Anchor = lambda _n: None) -> str:
-    """Markdown for an answer: HTML escaped, citations turned into superscript anchor links.
-
-    ``anchor(n)`` gives the id of source ``n``'s card, or None when there is no such source (the
-    number is then shown but not linked). Code spans and fenced blocks are kept as written.
-    """
+def _text_with_links(text: str, anchor: Anchor | None) -> str:
+    if anchor is None:
+        return html.escape(text)
     out: list[str] = []
     position = 0
-    for code in _CODE.finditer(text):
-        out.append(_prose_with_links(text[position : code.start()], anchor))
-        out.append(code.group(0))
-        position = code.end()
-    out.append(_prose_with_links(text[position:], anchor))
-    return "".join(out)
-
-
-def _prose_with_links(prose: str, anchor: Anchor) -> str:
-    out: list[str] = []
-    position = 0
-    for match in CITATION.finditer(prose):
-        out.append(_escape_prose(prose[position : match.start()]))
+    for match in CITATION.finditer(text):
+        out.append(html.escape(text[position : match.start()]))
         out.append(_link(match, anchor))
         position = match.end()
-    out.append(_escape_prose(prose[position:]))
+    out.append(html.escape(text[position:]))
     return "".join(out)
+
+
+def _markdown_html(text: str, anchor: Anchor | None, css_class: str) -> str:
+    """Markdown rendered to HTML by the one renderer allowed to make markup: every character of
+    ``text`` is escaped, citations outside code become links (when ``anchor`` is given).
+
+    One line inside one <div>: the page renders it with Streamlit's Markdown, which must see a
+    single raw-HTML block (a blank line would end it and hand the rest back to Markdown), so
+    line breaks are character references; ``$`` is one too, so nothing is ever typeset as math.
+    """
+    tokens = _MARKDOWN.parse(text)
+    for token in tokens:
+        for child in token.children or ():
+            if child.type == "text":
+                child.type, child.content = "html_inline", _text_with_links(child.content, anchor)
+    body = _MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {})
+    body = body.strip("\n").replace("\n", "&#10;").replace("$", "&#36;")
+    return f'<div class="{css_class}">{body}</div>'
+
+
+def link_citations(text: str, anchor: Anchor = lambda _n: None) -> str:
+    """An answer as safe HTML: its Markdown rendered, citations turned into superscript links.
+
+    ``anchor(n)`` gives the id of source ``n``'s card, or None when there is no such source (the
+    number is then shown but not linked). Code spans and blocks are shown as written.
+    """
+    return _markdown_html(text, anchor, "kba-answer")
+
+
+def question_html(question: str) -> str:
+    """A question as safe HTML (its Markdown rendered; nothing it holds becomes markup)."""
+    return _markdown_html(question, None, "kba-question")
 
 
 def question_terms(question: str) -> list[str]:

@@ -8,6 +8,7 @@ from rag.highlight import (
     highlight_spans,
     link_citations,
     ordered_sources,
+    question_html,
     question_terms,
     source_anchor,
     source_card_html,
@@ -34,23 +35,49 @@ def test_unknown_citation_is_shown_but_not_linked() -> None:
 
 
 def test_model_text_cannot_inject_markup_links_or_math() -> None:
-    html = link_citations("<script>alert(1)</script> <img src=x onerror=alert(1)> ![t](http://e/x) $5 and $6 [1]")
-    assert "<script" not in html and "<img" not in html
-    assert "&lt;script&gt;" in html
-    assert "![t](" not in html and "&#91;t&#93;" in html  # no image or link syntax survives
-    assert "$" not in html
+    html = link_citations(
+        "<script>alert(1)</script> <img src=x onerror=alert(1)> ![t](http://e/x) [a](javascript:x) $5 and $6 [1]"
+    )
+    assert "<script" not in html and "<img" not in html and "<a " not in html
+    assert "&lt;script&gt;" in html and "![t](http://e/x)" in html  # shown as text, never fetched or linked
+    assert "$" not in html and "&#36;5" in html
+
+
+def test_markup_that_only_looks_like_code_is_escaped_too() -> None:
+    # An escaped backtick opens no code span: the regex-based version passed this <img> through.
+    html = link_citations("见 \\`<img src=http://127.0.0.1:9/t.png>`")
+    assert "<img" not in html and "&lt;img src=http://127.0.0.1:9/t.png&gt;" in html
+    html = link_citations("和 `<style>body{display:none}</style>`")
+    assert "<style" not in html and "<code>&lt;style&gt;body{display:none}&lt;/style&gt;</code>" in html
+
+
+def test_entities_and_link_definitions_stay_as_written() -> None:
+    html = link_citations("&lt;b&gt; 与 &amp;\n\n[1]: http://evil.example")
+    assert "&amp;lt;b&amp;gt; 与 &amp;amp;" in html  # shown as "&lt;b&gt; 与 &amp;", never as <b>
+    assert "<a " not in html
+
+
+def test_output_is_one_raw_html_block() -> None:
+    html = link_citations("第一段。\n\n```\na\n\nb\n```\n\n- 列表 [1]")
+    assert "\n" not in html and html.startswith('<div class="kba-answer">') and html.endswith("</div>")
+    assert "<pre><code>a&#10;&#10;b&#10;</code></pre>" in html and "<li>列表 <sup" in html
 
 
 def test_code_is_kept_verbatim() -> None:
     text = "运行 `conda env list` 或：\n```\nif a < b: print([1])\n```\n完成 [1]"
     html = link_citations(text, {1: "s1"}.get)
-    assert "`conda env list`" in html
-    assert "if a < b: print([1])" in html  # code shown literally: no escape, no link
+    assert "<code>conda env list</code>" in html
+    assert "if a &lt; b: print([1])" in html  # code shown literally: escaped, no link
     assert html.count('href="#s1"') == 1
 
 
 def test_unclosed_fence_while_streaming_stays_code() -> None:
-    assert link_citations("```\n<b>").endswith("```\n<b>")
+    assert "<pre><code>&lt;b&gt;</code></pre>" in link_citations("```\n<b>")
+
+
+def test_question_is_rendered_without_citation_links() -> None:
+    html = question_html("<img src=x> 是 [1] 吗？")
+    assert "<img" not in html and "&lt;img src=x&gt;" in html and "kba-cite" not in html
 
 
 def test_question_terms_prefer_words_over_single_characters() -> None:

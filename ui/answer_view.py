@@ -5,7 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from rag.export import Turn, answer_notices, status_line, was_stopped
-from rag.highlight import link_citations, ordered_sources, question_terms, source_anchor, source_card_html
+from rag.highlight import (
+    link_citations,
+    ordered_sources,
+    question_html,
+    question_terms,
+    source_anchor,
+    source_card_html,
+)
 from rag.llm.base import LLMHandle
 from ui.jobs import Job
 
@@ -29,7 +36,7 @@ def model_banner(llm: LLMHandle, warning: str | None) -> None:
 def question_bubble(question: str) -> None:
     """The person's question (escaped: nothing they type becomes markup)."""
     with st.chat_message("user"):
-        st.markdown(link_citations(question))
+        st.markdown(question_html(question), unsafe_allow_html=True)
 
 
 def render_turn(index: int, turn: Turn) -> None:
@@ -84,5 +91,5 @@ def follow_answer(question: str, job: Job) -> None:
         while not job.wait(0.05):
             text = job.text()
             if text != shown:
-                slot.markdown(link_citations(text) + CURSOR, unsafe_allow_html=True)
+                slot.markdown(link_citations(text + CURSOR), unsafe_allow_html=True)
                 shown = text
