@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from rag.chain import EXTRACTIVE_NOTICE, STOPPED, citations_text
-from rag.types import Answer
+from rag.chain import EXTRACTIVE_NOTICE, STOPPED
+from rag.highlight import markdown_answer, markdown_inert
+from rag.types import Answer, Citation
 
 
 @dataclass(frozen=True)
@@ -58,34 +59,30 @@ def status_line(answer: Answer) -> str:
     return " · ".join(parts)
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def turn_markdown(number: int, turn: Turn) -> str:
     """One exported question with its answer, state and sources."""
     answer = turn.answer
-    lines = [f"## {number}. {_one_line(answer.question)}", "", f"*知识库 / Knowledge base: {turn.kb}*", ""]
-    lines += [answer.text.strip() or "*（没有回答 / no answer）*", ""]
+    lines = [f"## {number}. {markdown_inert(answer.question)}", "", f"*知识库 / Knowledge base: {turn.kb}*", ""]
+    lines += [markdown_answer(answer.text.strip()) or "*（没有回答 / no answer）*", ""]
     if was_stopped(answer):
         lines += ["> 已停止 / Stopped before the answer was complete.", ""]
     if answer.error:
-        lines += [f"> 错误 / Error: {_one_line(answer.error)}", ""]
-    lines += [f"> {_one_line(n)}" for n in answer_notices(answer)]
+        lines += [f"> 错误 / Error: {markdown_inert(answer.error)}", ""]
+    lines += [f"> {markdown_inert(n)}" for n in answer_notices(answer)]
     if answer_notices(answer):
         lines.append("")
     cited = {c.number for c in answer.cited}
     others = [c for c in answer.sources if c.number not in cited]
     if answer.cited:
-        lines += ["**引用的资料 / Cited sources**", "", *_bullets(citations_text(answer.cited)), ""]
+        lines += ["**引用的资料 / Cited sources**", "", *_bullets(answer.cited), ""]
     if others:
-        lines += ["**其他检索到的资料 / Other retrieved sources**", "", *_bullets(citations_text(others)), ""]
-    lines += [f"<sub>{status_line(answer)}</sub>", ""]
+        lines += ["**其他检索到的资料 / Other retrieved sources**", "", *_bullets(others), ""]
+    lines += [f"<sub>{markdown_inert(status_line(answer))}</sub>", ""]
     return "\n".join(lines)
 
 
-def _bullets(text: str) -> list[str]:
-    return [f"- {line}" for line in text.splitlines()]
+def _bullets(citations: Sequence[Citation]) -> list[str]:
+    return [f"- [{c.number}] {markdown_inert(c.chunk.location)} (score {c.score:.2f})" for c in citations]
 
 
 def conversation_markdown(turns: Sequence[Turn], exported_at: datetime | None = None) -> str:

@@ -76,3 +76,17 @@ def test_export_of_a_real_answer(settings: Settings, built_kb: str) -> None:
     md = conversation_markdown([Turn(built_kb, answer)])
     assert answer.cited and f"[{answer.cited[0].number}] {answer.cited[0].chunk.location}" in md
     assert "extractive" in md  # the status line names the backend
+
+
+def test_export_keeps_formatting_but_no_markup_from_model_question_or_error() -> None:
+    from markdown_it import MarkdownIt
+
+    hostile = '见 <img src="http://127.0.0.1:9/t.png"> ![x](http://127.0.0.1:9/m.png) [点](javascript:x) **粗体** [1]'
+    answer = _answer(f"{hostile}\n\n```\nif a < b: pass\n```", question="<script>x</script> 问题 ![q](http://e/q.png)")
+    answer.error = "<iframe src=http://e/f></iframe>"
+    md = conversation_markdown([Turn("docs", answer)])
+    rendered = MarkdownIt("commonmark").enable("table").render(md)  # as a viewer would show the file
+    for active in ("<img", "<script", "<iframe", "<a href", "javascript:"):
+        assert active not in rendered.replace("&lt;", "").replace("[点](javascript:x)", ""), active
+    assert "<strong>粗体</strong>" in rendered and "if a &lt; b: pass" in rendered  # formatting and code kept
+    assert "&lt;img src=" in rendered and "![x](http://127.0.0.1:9/m.png)" in rendered  # shown as text
