@@ -1,7 +1,7 @@
 """Stage timers around the real ingest pipeline, installed for the duration of a ``with`` block.
 
 The pipeline is not changed: its module-level names (``parse_document``, ``split_sections``,
-``fts_document``, ``KnowledgeBase.apply``) and the embedder behind ``get_embedder`` are wrapped
+``fts_document``, ``EmbeddedStore.apply``) and the embedder behind ``get_embedder`` are wrapped
 with timers and restored afterwards. ``store`` time includes the jieba ``keywords`` time spent
 inside it; ``StageTimes.exclusive`` splits them.
 """
@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from ingest import pipeline
-from ingest import store as store_module
 from ingest.embeddings import Embedder, embedders_replaced, get_embedder
+from ingest.stores import embedded as store_module
 
 
 @dataclass
@@ -87,14 +87,14 @@ def stage_timers(embedder_spec: str) -> Iterator[StageTimes]:
         times.keywords += seconds
 
     saved = (pipeline.parse_document, pipeline.split_sections, store_module.fts_document)
-    saved_apply = store_module.KnowledgeBase.apply
+    saved_apply = store_module.EmbeddedStore.apply
     pipeline.parse_document = _timed(pipeline.parse_document, adder("parse"))
     pipeline.split_sections = _timed(pipeline.split_sections, adder("split"))
     store_module.fts_document = _timed(store_module.fts_document, add_keywords)
-    store_module.KnowledgeBase.apply = _timed(saved_apply, adder("store"))  # type: ignore[method-assign]
+    store_module.EmbeddedStore.apply = _timed(saved_apply, adder("store"))  # type: ignore[method-assign]
     try:
         with embedders_replaced({embedder_spec: _TimedEmbedder(get_embedder(embedder_spec), times)}):
             yield times
     finally:
         pipeline.parse_document, pipeline.split_sections, store_module.fts_document = saved
-        store_module.KnowledgeBase.apply = saved_apply  # type: ignore[method-assign]
+        store_module.EmbeddedStore.apply = saved_apply  # type: ignore[method-assign]

@@ -18,7 +18,7 @@ import numpy as np
 
 from bench.common import BENCH_QUESTIONS, CORPUS, REPO, RunOptions, load_average, write_json
 from bench.synthetic import SentencePool, build_store, embedder_base, synthetic_texts, synthetic_vectors
-from ingest.store import DB_NAME
+from ingest.stores.sqlite import DB_NAME
 from rag.config import Settings
 
 SIZE = 100_000

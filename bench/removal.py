@@ -9,6 +9,7 @@ what the store did before tombstones. All three on the same store, in the same r
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from typing import Any
 
@@ -24,8 +25,8 @@ from bench.synthetic import (
     synthetic_texts,
     synthetic_vectors,
 )
-from ingest import vectors
-from ingest.store import KnowledgeBase, PreparedDocument
+from ingest.stores import PreparedDocument, vectors
+from ingest.stores.embedded import EmbeddedStore as KnowledgeBase
 from ingest.types import ChunkText
 from rag.config import Settings
 
@@ -58,22 +59,22 @@ def run(opts: RunOptions) -> dict[str, Any]:
             build_store(folder, name, texts[:size], terms[:size], matrix[:size]).close()
         for stale in folder.glob("vectors-*"):
             stale.unlink()  # opened as the app opens it: rebuilt from SQLite, as the right index type
-        kb = KnowledgeBase.open(folder)
+        kb = KnowledgeBase.open(folder, writable=True)
         with stopwatch() as opened:
-            kb.dense_search(matrix[0], 1)
-        index_type = type(faiss.downcast_index(kb._index.index)).__name__
+            kb.verify_index()  # rebuilt from SQLite and saved, as the app's start-up check does
+        index_type = type(faiss.downcast_index(kb._index.index.index)).__name__
         extra = PreparedDocument(
             "extra.txt",
             "txt",
             1,
-            "extra",
+            hashlib.sha256(b"extra").hexdigest(),
             [ChunkText(t) for t in texts[size:]],
             [row[None, :] for row in matrix[size:]],
             b"extra",
         )
         add_s = _timed_apply(kb, [extra], [])
         tombstone_s = _timed_apply(kb, [], ["doc000000.txt"])
-        tombstones = len(kb._dead)
+        tombstones = len(kb._index.dead)
         dead_fraction = vectors.MAX_DEAD_FRACTION
         vectors.MAX_DEAD_FRACTION = 0.0
         try:

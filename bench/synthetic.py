@@ -21,12 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from bench.cache import cached_embedders
-from ingest import store as store_module
 from ingest.embeddings import Embedder, get_embedder
 from ingest.keywords import keyword_tokens
 from ingest.loaders import load_document
 from ingest.splitter import split_sections
-from ingest.store import KnowledgeBase, PreparedDocument
+from ingest.stores import PreparedDocument
+from ingest.stores import embedded as store_module
+from ingest.stores.embedded import EmbeddedStore as KnowledgeBase
 from ingest.types import ChunkText
 
 _SENTENCE = re.compile(r"[^。！？；!?\n]+[。！？；!?]?")

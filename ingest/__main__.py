@@ -1,4 +1,10 @@
-"""Command line: python -m ingest build|add|remove|list|stats|rebuild|kbs [--kb NAME]."""
+"""Command line: python -m ingest build|add|remove|list|stats|rebuild|kbs [--kb NAME].
+
+Exit codes (the same for ``python -m rag``): 0 done; 1 done, but some files were skipped or
+some documents could not be rebuilt from their originals (each named on stderr with its reason);
+2 nothing was done: an error (bad arguments or settings, no such knowledge base, read-only,
+busy), one line on stderr; 130 interrupted (the knowledge base is unchanged).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,15 @@ import argparse
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from ingest import pipeline
-from ingest.errors import KnowledgeBaseError
+from ingest.errors import InvalidName, KnowledgeBaseError
+from ingest.logs import route_library_logs
 from ingest.names import safe_file_name
 from ingest.pipeline import IncomingFile, IngestReport
-from ingest.store import list_knowledge_bases
-from rag.config import Settings
+from ingest.settings import IngestSettings
+from ingest.stores import knowledge_bases
 
 EXAMPLES = """examples:
   python -m ingest build --kb corpus --source ../shared/corpus   sync a KB with a folder
@@ -23,24 +32,41 @@ EXAMPLES = """examples:
   python -m ingest kbs                                           knowledge bases on this machine
 
 Unchanged files are never embedded twice. Settings come from KBA_* environment variables
-(KBA_EMBEDDER, KBA_CHUNK_SIZE, KBA_DATA_DIR, ...) or kb_assistant.toml."""
+(KBA_EMBEDDER, KBA_CHUNK_SIZE, KBA_DATA_DIR, ...) or kb_assistant.toml.
+
+exit codes: 0 done, 1 some files skipped (each named), 2 error (one line), 130 interrupted."""
+
+
+STAGE_LABELS = {
+    "parse": "read+parse+split (files)",
+    "embed": "embed (chunks)",
+    "write": "write (chunks)",
+    "index": "index (vectors)",
+}
 
 
 class _Bar:
-    """tqdm bars per stage, on stderr, silent when stderr is not a terminal and --quiet is set."""
+    """tqdm bars per stage on stderr (none with --quiet or when stderr is not a terminal); a wait
+    for another writer is said once, in words, even with --quiet."""
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.bars: dict[str, object] = {}
+        self.waiting_for = ""
 
-    def __call__(self, stage: str, done: int, total: int) -> None:
+    def __call__(self, stage: str, done: int, total: int, detail: str = "") -> None:
+        if stage == "wait":
+            if detail != self.waiting_for:
+                self.waiting_for = detail
+                print(f"{detail} (waits up to {total} s) ...", file=sys.stderr, flush=True)
+            return
         if self.quiet or total == 0:
             return
         from tqdm import tqdm
 
         bar = self.bars.get(stage)
         if bar is None:
-            label = {"parse": "parse+split (files)", "embed": "embed (chunks)"}.get(stage, stage)
+            label = STAGE_LABELS.get(stage, stage)
             bar = self.bars[stage] = tqdm(total=total, desc=label, file=sys.stderr, leave=False, disable=None)
         bar.n = done  # type: ignore[attr-defined]
         bar.refresh()  # type: ignore[attr-defined]
@@ -89,15 +115,33 @@ def _print_report(report: IngestReport) -> None:
     )
 
 
+def _incoming(paths: list[Path]) -> tuple[list[IncomingFile], list[tuple[str, str]]]:
+    """The files of ``add``, and the ones whose name cannot be a document name (with the reason)."""
+    files, refused = [], []
+    for path in paths:
+        try:
+            files.append(IncomingFile(safe_file_name(path.name), path))
+        except InvalidName as error:
+            refused.append((str(path), str(error)))
+    return files, refused
+
+
 def run(argv: list[str] | None = None) -> int:
-    """Run one command; returns the exit code (0 ok, 1 some files failed, 2 error)."""
+    """Run one command; returns the exit code (EXIT_CODES)."""
     args = _parser().parse_args(argv)
-    settings = Settings()
-    kb = args.kb or settings.default_kb
+    try:
+        settings = IngestSettings()
+    except ValidationError as error:
+        reason = " ".join(str(error).split())
+        print(f"error: invalid configuration (KBA_* variables or kb_assistant.toml): {reason}", file=sys.stderr)
+        return 2
+    route_library_logs(settings.data_dir)
+    kb = settings.default_kb if args.kb is None else args.kb
     progress = _Bar(args.quiet)
     try:
+        settings.kb_dir(kb)  # validates the name: '' or 'CON' is an error, not the default
         if args.command == "kbs":
-            for name in list_knowledge_bases(settings.data_dir):
+            for name in knowledge_bases(settings):
                 print(name)
             return 0
         if args.command in {"list", "stats"}:
@@ -112,7 +156,7 @@ def run(argv: list[str] | None = None) -> int:
             finally:
                 store.close()
             return 0
-        if args.command == "build" and args.if_missing and kb in list_knowledge_bases(settings.data_dir):
+        if args.command == "build" and args.if_missing and kb in knowledge_bases(settings):
             upgraded = pipeline.upgrade_if_unreadable(settings, kb, progress)
             if upgraded is None:
                 print(f"knowledge base '{kb}' exists; nothing to do")
@@ -122,10 +166,11 @@ def run(argv: list[str] | None = None) -> int:
         elif args.command == "build":
             report = pipeline.build_from_folder(settings, kb, args.source, progress)
         elif args.command == "add":
-            files = [IncomingFile(safe_file_name(p.name), p) for p in args.files]
-            report = pipeline.add_files(settings, kb, files, progress)
+            files, refused = _incoming(args.files)
+            report = pipeline.add_files(settings, kb, files, progress) if files else IngestReport()
+            report.failed[:0] = refused
         elif args.command == "remove":
-            report = pipeline.remove_documents(settings, kb, args.names)
+            report = pipeline.remove_documents(settings, kb, args.names, progress)
         else:
             report = pipeline.rebuild(settings, kb, progress)
     except KnowledgeBaseError as error:

@@ -30,3 +30,7 @@ class IndexMismatch(KnowledgeBaseError):
 
 class KnowledgeBaseBusy(KnowledgeBaseError):
     """Another process holds the write lock for longer than the configured wait."""
+
+
+class KnowledgeBaseReadOnly(KnowledgeBaseError):
+    """A change was asked of a knowledge base this process may only read."""

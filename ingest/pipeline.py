@@ -1,38 +1,45 @@
-"""Files -> knowledge base, the one code path behind the CLI and the browser.
+"""Files -> knowledge base, the one code path behind the CLI, the browser and the HTTP API.
 
-Each operation holds the knowledge base's write lock, does the slow work (parse, split, embed)
-without touching the index, then writes everything in one transaction: an interrupted or failed
-run leaves the previous index whole. A file that cannot be read is reported and skipped; the
-other files are still ingested. Unchanged files (same SHA-256) are not parsed or embedded, and
-chunks whose text is already in the index reuse their vectors.
+Each operation holds the knowledge base's write lock, does the slow work (read, parse, split,
+embed) without touching the index, then hands everything to the store, which makes it visible
+all at once: an interrupted or failed run leaves the previous state whole. A file that cannot be
+read is reported and skipped; the other files are still ingested. Unchanged files (same SHA-256)
+are not parsed or embedded, and chunks whose text is already in the index reuse their vectors.
 """
 
 from __future__ import annotations
 
 import hashlib
-import shutil
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
+from ingest import stores
 from ingest.embeddings import Embedder, embedder_id, get_embedder
 from ingest.errors import IndexMismatch, KnowledgeBaseError, KnowledgeBaseNotFound, UnsupportedFile
 from ingest.loaders import parse_document
+from ingest.loaders.text import human_size
 from ingest.locks import write_lock
 from ingest.names import safe_file_name, safe_relative_name
+from ingest.rebuild import StoredOriginal, stored_originals
+from ingest.settings import IngestSettings
 from ingest.splitter import split_sections
-from ingest.store import DB_NAME, FILES_DIR, KnowledgeBase, PreparedDocument, text_sha
+from ingest.stores import KnowledgeStore, PreparedDocument, text_sha
 from ingest.windows import window_texts
-from rag.config import Settings
-
-Progress = Callable[[str, int, int], None]
-"""progress(stage, done, total): stage is 'parse' (files) or 'embed' (chunks)."""
 
 
-def _no_progress(stage: str, done: int, total: int) -> None:
+class Progress(Protocol):
+    """progress(stage, done, total, detail): stage is 'wait' (for another writer; detail says
+    whom, done is seconds), 'parse' (files), 'embed' (chunks), 'write' (chunks) or 'index'."""
+
+    def __call__(self, stage: str, done: int, total: int, detail: str = "") -> None: ...
+
+
+def _no_progress(stage: str, done: int, total: int, detail: str = "") -> None:
     pass
 
 
@@ -58,30 +65,27 @@ class IngestReport:
     seconds: float = 0.0
 
 
-def open_kb(settings: Settings, name: str) -> KnowledgeBase:
-    """Open knowledge base ``name``, insisting it was built with the configured embedder."""
-    return KnowledgeBase.open(settings.kb_dir(name), embedder_id(settings.embedder))
+def open_kb(settings: IngestSettings, name: str) -> KnowledgeStore:
+    """Open knowledge base ``name`` for reading, insisting it was built with the configured embedder."""
+    return stores.open_store(settings, name, embedder_id(settings.embedder))
 
 
-def create_kb(settings: Settings, name: str) -> KnowledgeBase:
+def create_kb(settings: IngestSettings, name: str) -> KnowledgeStore:
     """Create an empty knowledge base for the configured embedder."""
     embedder = get_embedder(settings.embedder)
-    return KnowledgeBase.create(settings.kb_dir(name), embedder.name, embedder.dim)
+    return stores.create_store(settings, name, embedder.name, embedder.dim)
 
 
-def delete_kb(settings: Settings, name: str) -> None:
+def delete_kb(settings: IngestSettings, name: str) -> None:
     """Remove a knowledge base and its files."""
-    folder = settings.kb_dir(name)
-    if not (folder / DB_NAME).is_file():
+    if not stores.store_exists(settings, name):
         raise KnowledgeBaseNotFound(f"knowledge base '{name}' does not exist")
-    with write_lock(folder, settings.lock_timeout_s):
-        trash = folder.with_name(f".{name}.deleting")
-        folder.rename(trash)
-        shutil.rmtree(trash)
+    with _lock(settings, name, f"the deletion of '{name}'", _no_progress):
+        stores.delete_store(settings, name)
 
 
 def files_in(source: Path) -> list[IncomingFile]:
-    """Supported files under ``source`` (recursively), named by their path relative to it."""
+    """Files under ``source`` (recursively), named by their path relative to it."""
     if not source.is_dir():
         raise KnowledgeBaseError(f"source folder {source} does not exist")
     found = sorted(p for p in source.rglob("*") if p.is_file() and not p.name.startswith("."))
@@ -89,80 +93,128 @@ def files_in(source: Path) -> list[IncomingFile]:
 
 
 def add_files(
-    settings: Settings, kb_name: str, files: Sequence[IncomingFile], progress: Progress = _no_progress
+    settings: IngestSettings, kb_name: str, files: Sequence[IncomingFile], progress: Progress = _no_progress
 ) -> IngestReport:
     """Add or replace ``files`` in the knowledge base (created if missing)."""
-    return _sync(settings, kb_name, files, remove_others=False, progress=progress)
+    purpose = f"the upload of {_names(files)}"
+    return _sync(settings, kb_name, files, remove_others=False, progress=progress, purpose=purpose)
 
 
 def build_from_folder(
-    settings: Settings, kb_name: str, source: Path, progress: Progress = _no_progress
+    settings: IngestSettings, kb_name: str, source: Path, progress: Progress = _no_progress
 ) -> IngestReport:
-    """Make the knowledge base hold exactly the files under ``source``; unsupported ones are reported."""
-    return _sync(settings, kb_name, files_in(source), remove_others=True, progress=progress)
+    """Make the knowledge base hold exactly the files under ``source``; unreadable ones are reported."""
+    files = files_in(source)
+    return _sync(settings, kb_name, files, remove_others=True, progress=progress, purpose=f"a build from {source}")
 
 
-def remove_documents(settings: Settings, kb_name: str, names: Iterable[str]) -> IngestReport:
+def remove_documents(
+    settings: IngestSettings, kb_name: str, names: Iterable[str], progress: Progress = _no_progress
+) -> IngestReport:
     """Remove documents (by name, or by a path whose file name is the document name)."""
     started = time.perf_counter()
-    folder = settings.kb_dir(kb_name)
+    names = list(names)
     report = IngestReport()
-    with write_lock(folder, settings.lock_timeout_s):
-        kb = open_kb(settings, kb_name)
+    with _lock(settings, kb_name, f"the removal of {_names(names)}", progress):
+        kb = stores.open_store(settings, kb_name, embedder_id(settings.embedder), writable=True)
         try:
             known = kb.document_hashes()
             for name in names:
-                match = name if name in known else safe_file_name(name)
+                match = name if name in known else _safe_or_none(name)
                 if match in known:
                     report.removed.append(match)
                 else:
                     report.failed.append((name, "no such document in the knowledge base"))
             if report.removed:
-                kb.apply([], report.removed)
+                kb.apply([], report.removed, progress)
         finally:
             kb.close()
     report.seconds = time.perf_counter() - started
     return report
 
 
-def rebuild(settings: Settings, kb_name: str, progress: Progress = _no_progress) -> IngestReport:
+def rebuild(settings: IngestSettings, kb_name: str, progress: Progress = _no_progress) -> IngestReport:
     """Re-parse and re-embed every stored document with the current settings (e.g. a new embedder).
 
-    The new index is built beside the old one and swapped in when complete.
+    The new knowledge base is built beside the old one and swapped in when complete. A document
+    whose stored original is missing is kept, rebuilt from its stored chunks, and reported as
+    failed (so the command exits non-zero): nothing is dropped without a word.
     """
-    folder = settings.kb_dir(kb_name)
-    if not (folder / DB_NAME).is_file():
+    if not stores.store_exists(settings, kb_name):
         raise KnowledgeBaseNotFound(f"knowledge base '{kb_name}' does not exist")
-    staging_name = f".{kb_name}.rebuilding"
-    staging = folder.with_name(staging_name)
-    with write_lock(folder, settings.lock_timeout_s):
-        shutil.rmtree(staging, ignore_errors=True)
-        originals = folder / FILES_DIR
-        incoming = [
-            IncomingFile(p.relative_to(originals).as_posix(), p)
-            for p in sorted(originals.rglob("*"))
-            if p.is_file() and not p.name.startswith(".")
-        ]
+    with _lock(settings, kb_name, f"the rebuild of '{kb_name}'", progress):
+        originals = stored_originals(settings, kb_name)
         embedder = get_embedder(settings.embedder)
-        new_kb = KnowledgeBase.create(staging, embedder.name, embedder.dim)
-        try:
-            report = _ingest_into(new_kb, settings, incoming, remove_others=False, progress=progress)
-        finally:
-            new_kb.close()
-        retired = folder.with_name(f".{kb_name}.retired")
-        shutil.rmtree(retired, ignore_errors=True)
-        folder.rename(retired)
-        staging.rename(folder)
-        shutil.rmtree(retired)
-    return report
+        return stores.replace_store(
+            settings, kb_name, embedder.name, embedder.dim, lambda kb: _rebuild_into(kb, settings, originals, progress)
+        )
+
+
+def upgrade_if_unreadable(
+    settings: IngestSettings, kb_name: str, progress: Progress = _no_progress
+) -> IngestReport | None:
+    """Rebuild an existing knowledge base from its own stored files if this version cannot read its
+    index (written by another version or another embedder, or damaged), and repair a FAISS file
+    that does not match its database; None if it opens as it is.
+    """
+    try:
+        kb = open_kb(settings, kb_name)
+    except IndexMismatch:
+        return rebuild(settings, kb_name, progress)
+    kb.close()
+    try:
+        with _lock(settings, kb_name, f"a check of '{kb_name}'", progress):
+            writer = stores.open_store(settings, kb_name, writable=True)
+            try:
+                writer.verify_index()
+            finally:
+                writer.close()
+    except KnowledgeBaseError:  # read-only or busy: readers rebuild the index in memory instead
+        pass
+    return None
+
+
+def ensure_default_kb(settings: IngestSettings, progress: Progress = _no_progress) -> IngestReport | None:
+    """Build the shipped default knowledge base from data/sample on first run, or rebuild it when
+    an older version wrote it; None if it is ready as it is."""
+    if stores.store_exists(settings, settings.default_kb):
+        return upgrade_if_unreadable(settings, settings.default_kb, progress)
+    return build_from_folder(settings, settings.default_kb, settings.sample_docs_dir, progress)
+
+
+def _lock(settings: IngestSettings, kb_name: str, purpose: str, progress: Progress):  # type: ignore[no-untyped-def]
+    def waiting(who: str, seconds: float) -> None:
+        progress("wait", int(seconds), int(settings.lock_timeout_s), f"waiting for {who} to finish")
+
+    return write_lock(settings.kb_dir(kb_name), settings.lock_timeout_s, purpose, waiting)
+
+
+def _names(items: Sequence[IncomingFile] | Sequence[str]) -> str:
+    names = [i.name if isinstance(i, IncomingFile) else i for i in items]
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "") if names else "nothing"
+
+
+def _safe_or_none(name: str) -> str | None:
+    try:
+        return safe_file_name(name)
+    except KnowledgeBaseError:
+        return None
 
 
 def _sync(
-    settings: Settings, kb_name: str, files: Sequence[IncomingFile], *, remove_others: bool, progress: Progress
+    settings: IngestSettings,
+    kb_name: str,
+    files: Sequence[IncomingFile],
+    *,
+    remove_others: bool,
+    progress: Progress,
+    purpose: str,
 ) -> IngestReport:
-    folder = settings.kb_dir(kb_name)
-    with write_lock(folder, settings.lock_timeout_s):
-        kb = open_kb(settings, kb_name) if (folder / DB_NAME).is_file() else create_kb(settings, kb_name)
+    with _lock(settings, kb_name, purpose, progress):
+        if stores.store_exists(settings, kb_name):
+            kb = stores.open_store(settings, kb_name, embedder_id(settings.embedder), writable=True)
+        else:
+            kb = create_kb(settings, kb_name)
         try:
             return _ingest_into(kb, settings, files, remove_others=remove_others, progress=progress)
         finally:
@@ -170,8 +222,8 @@ def _sync(
 
 
 def _ingest_into(
-    kb: KnowledgeBase,
-    settings: Settings,
+    kb: KnowledgeStore,
+    settings: IngestSettings,
     files: Sequence[IncomingFile],
     *,
     remove_others: bool,
@@ -180,11 +232,11 @@ def _ingest_into(
     started = time.perf_counter()
     report = IngestReport()
     known = kb.document_hashes()
-    max_bytes = int(settings.max_file_mb * 1024 * 1024)
     pending: list[PreparedDocument] = []
     for done, incoming in enumerate(files, start=1):
         try:
-            doc = _prepare(incoming, known, settings, max_bytes)
+            content = _read(incoming, settings)
+            doc = _prepare(incoming.name, content, known, settings)
         except UnsupportedFile as error:
             report.failed.append((incoming.name, error.reason))
         else:
@@ -199,38 +251,83 @@ def _ingest_into(
         present = {f.name for f in files}
         report.removed = sorted(name for name in known if name not in present)
     if pending or report.removed:
-        kb.apply(pending, report.removed)
+        kb.apply(pending, report.removed, progress)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _prepare(
-    incoming: IncomingFile, known: dict[str, str], settings: Settings, max_bytes: int
-) -> PreparedDocument | None:
-    """Parse and split one file; None when the stored copy is identical."""
+def _rebuild_into(
+    kb: KnowledgeStore, settings: IngestSettings, originals: list[StoredOriginal], progress: Progress
+) -> IngestReport:
+    started = time.perf_counter()
+    report = IngestReport()
+    pending: list[PreparedDocument] = []
+    for done, original in enumerate(originals, start=1):
+        try:
+            if original.content is None:
+                doc = _from_stored_chunks(original)
+                report.failed.append((original.name, "stored original is missing: kept as its stored chunks"))
+            else:
+                doc = _prepare(original.name, original.content, {}, settings)
+        except UnsupportedFile as error:
+            report.failed.append((original.name, error.reason))
+        else:
+            if doc is not None:
+                pending.append(doc)
+                report.added.append(doc.name)
+        progress("parse", done, len(originals))
+    report.chunks_embedded, report.chunks_reused = _embed(kb, pending, settings, progress)
+    if pending:
+        kb.apply(pending, [], progress)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _from_stored_chunks(original: StoredOriginal) -> PreparedDocument:
+    if not original.chunks:
+        raise UnsupportedFile(original.name, "stored original is missing and it has no stored chunks")
+    size = sum(len(c.text.encode()) for c in original.chunks)
+    return PreparedDocument(original.name, original.kind, size, original.sha256, list(original.chunks), [], None)
+
+
+def _read(incoming: IncomingFile, settings: IngestSettings) -> bytes:
+    """The file's bytes, refused before reading when over the size limit; any OS error is this file's failure."""
+    limit = int(settings.max_file_mb * 1024 * 1024)
     try:
         size = incoming.path.stat().st_size
-        if size > max_bytes:
+        if size > limit:
             raise UnsupportedFile(
-                incoming.name, f"file is {size / 2**20:.1f} MB, over the {settings.max_file_mb:g} MB limit"
+                incoming.name, f"file is {human_size(size)}, over the {settings.max_file_mb:g} MB limit"
             )
-        content = incoming.path.read_bytes()
+        with incoming.path.open("rb") as file:
+            content = file.read(limit + 1)  # no more: it may have grown since stat()
     except FileNotFoundError:
         raise UnsupportedFile(incoming.name, "file disappeared before it could be read") from None
     except IsADirectoryError:
         raise UnsupportedFile(incoming.name, "is a folder, not a file") from None
+    except OSError as error:  # a symlink loop, permissions, an I/O error
+        raise UnsupportedFile(incoming.name, f"file could not be read ({error.strerror or error})") from None
+    if len(content) > limit:
+        raise UnsupportedFile(incoming.name, f"file grew past the {settings.max_file_mb:g} MB limit while read")
+    return content
+
+
+def _prepare(name: str, content: bytes, known: dict[str, str], settings: IngestSettings) -> PreparedDocument | None:
+    """Parse and split one file; None when the stored copy is identical."""
     sha = hashlib.sha256(content).hexdigest()
-    if known.get(incoming.name) == sha:
+    if known.get(name) == sha:
         return None
-    sections = parse_document(incoming.path.name, content, max_bytes)
+    sections = parse_document(Path(name).name, content, int(settings.max_file_mb * 1024 * 1024))
     chunks = split_sections(sections, settings.chunk_size, settings.chunk_overlap)
     if not chunks:
-        raise UnsupportedFile(incoming.name, "no text to index")
-    kind = incoming.path.suffix.lower().lstrip(".")
-    return PreparedDocument(incoming.name, kind, len(content), sha, chunks, [], content)
+        raise UnsupportedFile(name, "no text to index")
+    kind = Path(name).suffix.lower().lstrip(".")
+    return PreparedDocument(name, kind, len(content), sha, chunks, [], content)
 
 
-def _embed(kb: KnowledgeBase, docs: list[PreparedDocument], settings: Settings, progress: Progress) -> tuple[int, int]:
+def _embed(
+    kb: KnowledgeStore, docs: list[PreparedDocument], settings: IngestSettings, progress: Progress
+) -> tuple[int, int]:
     """Fill in each document's window vectors, reusing known ones; returns (embedded, reused) chunk counts."""
     texts = [c.text for d in docs for c in d.chunks]
     if not texts:
@@ -238,7 +335,7 @@ def _embed(kb: KnowledgeBase, docs: list[PreparedDocument], settings: Settings, 
     shas = [text_sha(t) for t in texts]
     reused = kb.known_vectors(shas)
     missing = list(dict.fromkeys(s for s in shas if s not in reused))
-    text_of = dict(zip(shas, texts, strict=True))
+    text_of = dict(zip(shas, texts, strict=False))
     embedder: Embedder = get_embedder(settings.embedder)
     fresh: dict[str, np.ndarray] = {}
     batch = settings.embed_batch_size
@@ -257,21 +354,3 @@ def _embed(kb: KnowledgeBase, docs: list[PreparedDocument], settings: Settings, 
         position += len(doc.chunks)
     return len(missing), len(shas) - len(missing)
 
-
-def upgrade_if_unreadable(settings: Settings, kb_name: str, progress: Progress = _no_progress) -> IngestReport | None:
-    """Rebuild an existing knowledge base from its own stored files if this version cannot read its
-    index (written by another version or another embedder, or damaged); None if it opens as it is.
-    """
-    try:
-        open_kb(settings, kb_name).close()
-    except IndexMismatch:
-        return rebuild(settings, kb_name, progress)
-    return None
-
-
-def ensure_default_kb(settings: Settings, progress: Progress = _no_progress) -> IngestReport | None:
-    """Build the shipped default knowledge base from data/sample on first run, or rebuild it when
-    an older version wrote it; None if it is ready as it is."""
-    if (settings.kb_dir(settings.default_kb) / DB_NAME).is_file():
-        return upgrade_if_unreadable(settings, settings.default_kb, progress)
-    return build_from_folder(settings, settings.default_kb, settings.sample_docs_dir, progress)

@@ -3,11 +3,11 @@
 An 800-character chunk embedded whole is the average of everything it says, so a question about
 one of its sentences matches it weakly. Each chunk is cut (by the same splitter, at sentence
 boundaries) into windows of about ``window_chars``; each window gets its own vector. Dense search
-scores a chunk by its best window blended with the mean of its windows (ingest/store.py); on the
+scores a chunk by its best window blended with the mean of its windows (ingest/stores/embedded.py); on the
 bench's paraphrased questions this lifts dense-only MRR@10 by about a quarter (bench/report.md).
 
-The FAISS index holds window vectors under ids that carry their chunk's id in the high bits, so a
-hit maps back to its chunk without a lookup table.
+The FAISS index holds window vectors under ids that carry their passage's id (ingest/stores/base.py)
+in the high bits, so a hit maps back to its passage without a lookup table.
 """
 
 from __future__ import annotations
@@ -30,13 +30,13 @@ def window_texts(text: str, window_chars: int) -> list[str]:
         size *= 2
 
 
-def window_ids(chunk_id: int, count: int) -> np.ndarray:
-    """FAISS ids of a chunk's ``count`` windows."""
-    return (np.int64(chunk_id) << WINDOW_BITS) + np.arange(count, dtype=np.int64)
+def window_ids(passage_id: int, count: int) -> np.ndarray:
+    """FAISS ids of a passage's ``count`` windows."""
+    return (np.int64(passage_id) << WINDOW_BITS) + np.arange(count, dtype=np.int64)
 
 
-def chunk_of(window_id: int) -> int:
-    """The chunk a window id belongs to."""
+def passage_of(window_id: int) -> int:
+    """The passage (a distinct chunk text) a window id belongs to."""
     return int(window_id) >> WINDOW_BITS
 
 

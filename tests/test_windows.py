@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 
 from ingest.embeddings import HashingEmbedder
-from ingest.store import KnowledgeBase, PreparedDocument
+from ingest.stores import PreparedDocument
+from ingest.stores.embedded import EmbeddedStore
 from ingest.types import ChunkText
-from ingest.windows import MAX_WINDOWS, chunk_of, mean_direction, window_ids, window_texts
+from ingest.windows import MAX_WINDOWS, mean_direction, passage_of, window_ids, window_texts
 
 EMBEDDER = HashingEmbedder()
 SENTENCES = [
@@ -39,15 +41,21 @@ def test_a_long_chunk_never_gets_more_than_the_id_space_holds() -> None:
 
 def test_window_ids_carry_their_chunk() -> None:
     ids = window_ids(123_456_789, 5)
-    assert len(set(ids.tolist())) == 5 and {chunk_of(i) for i in ids} == {123_456_789}
+    assert len(set(ids.tolist())) == 5 and {passage_of(i) for i in ids} == {123_456_789}
     assert set(window_ids(7, MAX_WINDOWS).tolist()).isdisjoint(window_ids(8, MAX_WINDOWS).tolist())
 
 
-def _store(tmp_path: Path) -> KnowledgeBase:
-    kb = KnowledgeBase.create(tmp_path / "kb", EMBEDDER.name, EMBEDDER.dim)
+def _store(tmp_path: Path) -> EmbeddedStore:
+    kb = EmbeddedStore.create(tmp_path / "kb", EMBEDDER.name, EMBEDDER.dim)
     texts = [CHUNK, "完全无关的内容：天气晴朗，适合郊游和野餐。"]
     vectors = [EMBEDDER.encode_passages(window_texts(t, 35)) for t in texts]
-    kb.apply([PreparedDocument("a.txt", "txt", 1, "sha", [ChunkText(t) for t in texts], vectors, b"x")])
+    kb.apply(
+        [
+            PreparedDocument(
+                "a.txt", "txt", 1, hashlib.sha256(b"x").hexdigest(), [ChunkText(t) for t in texts], vectors, b"x"
+            )
+        ]
+    )
     return kb
 
 
@@ -60,16 +68,16 @@ def test_dense_search_scores_a_chunk_by_its_best_window_blended_with_its_mean(tm
     assert best_window > whole  # the point of windows: one sentence matches its window better
 
     [(cid, best_only)] = kb.dense_search(query, 1, mean_weight=0.0)
-    assert kb.get_chunks([cid])[cid].text == CHUNK
+    assert kb.passages([cid])[cid].text == CHUNK
     assert best_only == pytest.approx(best_window, abs=1e-5)
     [(_, blended)] = kb.dense_search(query, 1, mean_weight=0.3)
     assert blended == pytest.approx(0.7 * best_window + 0.3 * whole, abs=1e-5)
-    assert kb.stats()["windows"] == kb._index.ntotal == len(windows) + 1
+    assert kb.stats()["windows"] == kb._index.index.ntotal == len(windows) + 1
     kb.close()
 
 
 def test_removing_a_document_removes_every_window(tmp_path: Path) -> None:
     kb = _store(tmp_path)
     kb.apply([], ["a.txt"])
-    assert kb._index.ntotal == 0 and kb.dense_search(EMBEDDER.encode_query(SENTENCES[0]), 5) == []
+    assert kb._index.index.ntotal == 0 and kb.dense_search(EMBEDDER.encode_query(SENTENCES[0]), 5) == []
     kb.close()

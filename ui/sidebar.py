@@ -7,7 +7,7 @@ from typing import Any, get_args
 
 import streamlit as st
 
-from ingest.store import list_knowledge_bases
+from ingest.stores import knowledge_bases
 from rag.config import LLMBackend, RetrievalMode, Settings
 
 KB_KEY = "kb"
@@ -22,7 +22,7 @@ MODE_LABELS = {"hybrid": "混合 / hybrid", "keyword": "关键词 / keyword (BM2
 
 def choose_kb(settings: Settings) -> str | None:
     """The knowledge base picker; returns the chosen name, None when there is none."""
-    names = list_knowledge_bases(settings.data_dir)
+    names = knowledge_bases(settings)
     if not names:
         st.sidebar.info("还没有知识库 / No knowledge base yet: create one on the 知识库 page.")
         return None

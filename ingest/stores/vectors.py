@@ -1,7 +1,7 @@
 """The FAISS side of a knowledge base: unit vectors keyed by window id, inner-product search.
 
 SQLite holds every vector too (it is the source of truth); the FAISS file is a derived cache
-named after the store's generation, so a file that does not match the database is never used.
+(ingest/stores/index_cache.py keeps it in step with the database).
 
 An HNSW graph cannot drop vectors, so removed ones stay in it as tombstones: ids that search
 skips, kept beside the index file (``<index>.dead.npy``) until they are more than
@@ -99,29 +99,28 @@ def search(index: faiss.Index, query: np.ndarray, k: int, dead: Tombstones | Non
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
 
-def _dead_file(path: Path) -> Path:
+def dead_file(path: Path) -> Path:
+    """Where the tombstones of the index at ``path`` are kept."""
     return path.with_name(path.name + ".dead.npy")
 
 
-def save_index(index: faiss.Index, path: Path, dead: Tombstones) -> None:
-    """Write atomically, tombstones first: a reader sees the old index or the new one, whole."""
+def save_index(index: faiss.Index, path: Path, dead: Tombstones) -> Path:
+    """Write ``index`` to ``path`` and its tombstones (if any) beside it; returns the tombstones' path."""
+    faiss.write_index(index, str(path))
+    tombstones = dead_file(path)
     if len(dead):
-        tmp = path.with_name(f".{path.name}.dead.{os.getpid()}.tmp")
-        with tmp.open("wb") as out:
+        with tombstones.open("wb") as out:
             np.save(out, dead.ids, allow_pickle=False)
-        os.replace(tmp, _dead_file(path))
     else:
-        _dead_file(path).unlink(missing_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    faiss.write_index(index, str(tmp))
-    os.replace(tmp, path)
+        tombstones.unlink(missing_ok=True)
+    return tombstones
 
 
 def load_index(path: Path, dim: int) -> tuple[faiss.Index, Tombstones] | None:
     """The index at ``path`` and its tombstones, or None if missing, unreadable or of another dimension."""
     try:
         index = faiss.read_index(str(path))
-        dead = np.load(_dead_file(path), allow_pickle=False) if _dead_file(path).exists() else []
+        dead = np.load(dead_file(path), allow_pickle=False) if dead_file(path).exists() else []
     except (RuntimeError, OSError, ValueError):
         return None
     return (index, Tombstones(dead)) if index.d == dim else None

@@ -1,0 +1,90 @@
+"""Knowledge-base stores: the interface (base.py) and its backends, picked by ``settings.store``.
+
+    embedded   SQLite + FTS5 + FAISS in a folder per knowledge base (embedded.py), the default
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from typing import TypeVar
+
+from ingest.errors import KnowledgeBaseNotFound
+from ingest.settings import IngestSettings
+from ingest.stores.base import KnowledgeStore, PreparedDocument, Scored, WriteProgress, no_progress, text_sha
+from ingest.stores.embedded import EmbeddedStore, list_knowledge_bases
+from ingest.stores.sqlite import DB_NAME
+
+T = TypeVar("T")
+
+__all__ = [
+    "KnowledgeStore",
+    "PreparedDocument",
+    "Scored",
+    "WriteProgress",
+    "create_store",
+    "delete_store",
+    "knowledge_bases",
+    "no_progress",
+    "open_store",
+    "replace_store",
+    "store_exists",
+    "text_sha",
+]
+
+
+def store_exists(settings: IngestSettings, name: str) -> bool:
+    """Whether knowledge base ``name`` exists (in any readable or unreadable state)."""
+    return (settings.kb_dir(name) / DB_NAME).is_file()
+
+
+def knowledge_bases(settings: IngestSettings) -> list[str]:
+    """Names of the knowledge bases of these settings."""
+    return list_knowledge_bases(settings.data_dir)
+
+
+def open_store(
+    settings: IngestSettings, name: str, embedder_name: str | None = None, writable: bool = False
+) -> KnowledgeStore:
+    """Open knowledge base ``name`` for reading (or, holding its write lock, for writing)."""
+    return EmbeddedStore.open(settings.kb_dir(name), embedder_name, writable)
+
+
+def create_store(settings: IngestSettings, name: str, embedder_name: str, dim: int) -> KnowledgeStore:
+    """Create an empty knowledge base, open for writing."""
+    return EmbeddedStore.create(settings.kb_dir(name), embedder_name, dim)
+
+
+def delete_store(settings: IngestSettings, name: str) -> None:
+    """Remove a knowledge base and everything it holds (hold its write lock)."""
+    folder = settings.kb_dir(name)
+    if not (folder / DB_NAME).is_file():
+        raise KnowledgeBaseNotFound(f"knowledge base '{name}' does not exist")
+    trash = folder.with_name(f".{name}.deleting")
+    shutil.rmtree(trash, ignore_errors=True)
+    folder.rename(trash)
+    shutil.rmtree(trash)
+
+
+def replace_store(
+    settings: IngestSettings, name: str, embedder_name: str, dim: int, fill: Callable[[KnowledgeStore], T]
+) -> T:
+    """Build a new, empty store for ``name`` beside the old one, ``fill`` it, and swap it in whole
+    (hold the write lock). If ``fill`` fails, the old store is untouched."""
+    folder = settings.kb_dir(name)
+    staging = folder.with_name(f".{name}.rebuilding")
+    shutil.rmtree(staging, ignore_errors=True)
+    new = EmbeddedStore.create(staging, embedder_name, dim)
+    try:
+        result = fill(new)
+    except BaseException:
+        new.close()
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    new.close()
+    retired = folder.with_name(f".{name}.retired")
+    shutil.rmtree(retired, ignore_errors=True)
+    folder.rename(retired)
+    staging.rename(folder)
+    shutil.rmtree(retired)
+    return result

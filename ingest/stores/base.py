@@ -1,0 +1,125 @@
+"""What the rest of the product uses of a knowledge base, whatever holds it (SQLite + FAISS, Milvus).
+
+A store keeps *documents* (a name, a hash, the original file), their *chunks* (a place in a
+document: ordinal, page, heading or symbol, line range) and *passages*: each distinct chunk text
+once, with its keyword terms and its window vectors. Identical text in several chunks (a licence
+header in every source file, a repeated paragraph) is one passage, embedded, indexed and returned
+once. Searches return passage ids; ``passages()`` turns them into a chunk that holds the text.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest.types import ChunkText, DocumentInfo, StoredChunk
+
+Scored = list[tuple[int, float]]
+"""(passage id, score: higher is better), best first."""
+
+WriteProgress = Callable[[str, int, int], None]
+"""progress(stage, done, total) while a store writes: 'write' (chunks), 'index' (vectors)."""
+
+
+def no_progress(stage: str, done: int, total: int) -> None:
+    """A progress callback that shows nothing."""
+
+
+def text_sha(text: str) -> str:
+    """The key of a passage: chunks with this text share one passage and its vectors."""
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class PreparedDocument:
+    """A document split and embedded, ready to be written in one operation."""
+
+    name: str
+    kind: str  # file extension without the dot
+    size_bytes: int
+    sha256: str  # of ``content``: names the stored original
+    chunks: list[ChunkText]
+    vectors: list[np.ndarray]  # per chunk, (windows, dim) unit rows
+    content: bytes | None  # the original file, kept so the knowledge base can be rebuilt (None: lost)
+
+
+class KnowledgeStore(ABC):
+    """One knowledge base. Readers may share it between threads; writers hold ingest.locks.write_lock."""
+
+    name: str
+    embedder_name: str
+    dim: int
+    read_only: bool
+
+    # --- reading ---
+
+    @property
+    @abstractmethod
+    def generation(self) -> int:
+        """Counter that every committed change increments."""
+
+    @abstractmethod
+    def documents(self) -> list[DocumentInfo]:
+        """Every document with its chunk count, by name."""
+
+    @abstractmethod
+    def document_hashes(self) -> dict[str, str]:
+        """Document name -> SHA-256 of its original."""
+
+    @abstractmethod
+    def is_empty(self) -> bool:
+        """Whether the knowledge base holds no chunk (cheap at any size)."""
+
+    @abstractmethod
+    def chunk_count(self) -> int:
+        """Chunks in all documents."""
+
+    @abstractmethod
+    def chunks_of(self, doc_name: str) -> list[StoredChunk]:
+        """The chunks of one document in reading order."""
+
+    @abstractmethod
+    def chunk_at(self, doc_name: str, ordinal: int) -> StoredChunk | None:
+        """The chunk at ``ordinal`` of a document, if there is one."""
+
+    @abstractmethod
+    def passages(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
+        """Passage id -> the first chunk (in document order) holding it; ids no document holds are left out."""
+
+    @abstractmethod
+    def known_vectors(self, shas: Iterable[str]) -> dict[str, np.ndarray]:
+        """Window vectors of the passages with these text hashes (so they are not embedded again)."""
+
+    @abstractmethod
+    def keyword_search(self, query: str, k: int) -> Scored:
+        """BM25 over the passages' keyword terms (ingest.keywords)."""
+
+    @abstractmethod
+    def dense_search(self, query_vector: np.ndarray, k: int, mean_weight: float = 0.0) -> Scored:
+        """The ``k`` passages nearest the query: cosine of the best window blended with
+        ``mean_weight`` of the cosine of the windows' mean direction."""
+
+    @abstractmethod
+    def original(self, doc_name: str) -> bytes:
+        """The document's original file; KnowledgeBaseError when it is missing."""
+
+    @abstractmethod
+    def stats(self) -> dict[str, int | str]:
+        """Sizes and settings, for people."""
+
+    # --- writing (hold write_lock) ---
+
+    @abstractmethod
+    def apply(
+        self, upserts: Iterable[PreparedDocument], removals: Iterable[str] = (), progress: WriteProgress = no_progress
+    ) -> None:
+        """Add or replace documents and remove others: readers see all of it or none of it."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release files and connections."""
