@@ -1,11 +1,8 @@
 """Mechanical checks of bench/verify_set.jsonl, the labelled set a citation checker is measured on.
 
-Each line is one answer sentence with its numbered source passages, the numbers it cites and
-whether those cited passages support all of it. This module checks what can be checked without
-judgement: the fields, the kinds and how many of each, that every passage is copied verbatim from
-a corpus file and cut at sentence boundaries, that the sentence's markers are its ``cited``
-numbers, the share of English sentences and the mix of marker placements. Whether a label is
-right was checked by hand; that is not repeated here.
+What needs no judgement: fields, kinds and their counts, every passage copied verbatim from one
+corpus file and cut at sentence boundaries, markers equal to ``cited``, the share of English and
+the mix of marker placements. Whether each label is right was checked by hand, not here.
 
     .venv/bin/python bench/check_verify_set.py [--set PATH] [--corpus DIR]
 
@@ -42,6 +39,8 @@ PASSAGE_CHARS = (200, 800)
 SOURCES_PER_ITEM = (2, 4)
 ENGLISH_SHARE = (0.10, 0.20)  # about 15 %
 BEFORE_STOP_SHARE = (0.40, 0.60)  # about half "…显存[1]。", the rest "…显存。[1]"
+EDIT_KINDS = ("number_changed", "entity_swapped", "negated")
+MIN_EDIT_OVERLAP = 0.35  # an edited sentence keeps most of its cited wording, so overlap cannot find the edit
 
 MARKER = re.compile(r"\[(\d+)\]")
 CJK = re.compile(r"[\u3400-\u9fff]")
@@ -50,6 +49,7 @@ CLOSERS = "”’」』）)\"'"
 MARKER_BEFORE_STOP = re.compile(r"(\[\d+\])+\s*[。！？!?.]$")
 MARKER_AFTER_STOP = re.compile(r"[。！？!?.]\s*(\[\d+\])+$")
 LINE_PREFIX = re.compile(r"[\s>*•-]*")
+HALF_WIDTH = str.maketrans("，。：；！？（）", ",.:;!?()")
 
 
 def load_items(path: Path) -> list[dict[str, Any]]:
@@ -76,6 +76,18 @@ def marker_placement(sentence: str) -> str:
     if MARKER_AFTER_STOP.search(text):
         return "after"
     return "other"
+
+
+def cited_overlap(item: dict[str, Any]) -> float:
+    """Share of the sentence's character bigrams found in its cited passages (markers and spaces ignored)."""
+
+    def flat(text: str) -> str:
+        return re.sub(r"\s", "", MARKER.sub("", text).translate(HALF_WIDTH)).lower()
+
+    sentence = flat(item["sentence"])
+    cited = flat("".join(item["sources"][str(n)] for n in item["cited"]))
+    bigrams = {sentence[i : i + 2] for i in range(len(sentence) - 1)}
+    return sum(b in cited for b in bigrams) / len(bigrams) if bigrams else 0.0
 
 
 def _starts_at_boundary(text: str, start: int) -> bool:
@@ -117,6 +129,15 @@ def expected_supported(kind: str) -> bool | None:
     return False if kind in UNSUPPORTED_KINDS else None
 
 
+def _sources_problems(sources: dict[str, Any], corpus: dict[str, str]) -> list[str]:
+    problems = [f"source {n} {p}" for n, p in ((n, passage_problem(t, corpus)) for n, t in sources.items()) if p]
+    if list(sources) != [str(n) for n in range(1, len(sources) + 1)]:
+        problems.append(f"source numbers {list(sources)} are not 1..{len(sources)} in order")
+    if all(isinstance(t, str) for t in sources.values()) and len(set(sources.values())) != len(sources):
+        problems.append("the same passage appears twice")
+    return problems
+
+
 def item_problems(item: Any, corpus: dict[str, str]) -> list[str]:
     """Every way one item breaks the format, each as 'reason' (without the item's id)."""
     if not isinstance(item, dict):
@@ -131,14 +152,7 @@ def item_problems(item: Any, corpus: dict[str, str]) -> list[str]:
         problems.append(f"supported is {item['supported']!r} but kind {kind} means {expected_supported(kind)!r}")
     if not isinstance(sources, dict) or not SOURCES_PER_ITEM[0] <= len(sources) <= SOURCES_PER_ITEM[1]:
         return [*problems, f"sources must map {SOURCES_PER_ITEM[0]}-{SOURCES_PER_ITEM[1]} numbers to passages"]
-    if list(sources) != [str(n) for n in range(1, len(sources) + 1)]:
-        problems.append(f"source numbers {list(sources)} are not 1..{len(sources)} in order")
-    for number, passage in sources.items():
-        problem = passage_problem(passage, corpus)
-        if problem:
-            problems.append(f"source {number} {problem}")
-    if len(set(sources.values())) != len(sources):
-        problems.append("the same passage appears twice")
+    problems.extend(_sources_problems(sources, corpus))
     if not isinstance(sentence, str) or not sentence.strip() or "\n" in sentence:
         return [*problems, "sentence must be one non-empty line"]
     markers = list(dict.fromkeys(int(n) for n in MARKER.findall(sentence)))
@@ -154,6 +168,8 @@ def item_problems(item: Any, corpus: dict[str, str]) -> list[str]:
         problems.append("two_source cites fewer than two sources")
     if kind == "wrong_source" and len(markers) >= len(sources):
         problems.append("wrong_source has no uncited source")
+    if not problems and kind in EDIT_KINDS and not is_english(sentence) and cited_overlap(item) < MIN_EDIT_OVERLAP:
+        problems.append(f"{kind} shares only {cited_overlap(item):.0%} of its bigrams with the cited passages")
     note = item["note"]
     if not isinstance(note, str) or not note.strip() or "\n" in note:
         problems.append("note must be one non-empty line")
@@ -170,26 +186,26 @@ def _share_problem(name: str, count: int, total: int, bounds: tuple[float, float
 def set_problems(items: list[Any], corpus: dict[str, str]) -> list[str]:
     """Every failure of the whole set, each a one-line reason naming the item where there is one."""
     problems = []
-    ids = [item.get("id") if isinstance(item, dict) else None for item in items]
+    ids = [item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else "" for item in items]
     for index, item in enumerate(items):
-        name = ids[index] if isinstance(ids[index], str) and re.fullmatch(r"v\d{3,}", ids[index]) else None
-        label = name or f"line {index + 1}"
-        if name is None:
+        label = ids[index] if re.fullmatch(r"v\d{3,}", ids[index]) else f"line {index + 1}"
+        if label != ids[index]:
             problems.append(f"{label}: id must look like v001")
         problems.extend(f"{label}: {p}" for p in item_problems(item, corpus))
-    problems.extend(f"id {i} is used {n} times" for i, n in Counter(ids).items() if n > 1)
+    problems.extend(f"id {i} is used {n} times" for i, n in Counter(ids).items() if i and n > 1)
     valid = [item for item in items if isinstance(item, dict) and set(item) == FIELDS]
     if len(items) < MIN_ITEMS:
         problems.append(f"{len(items)} items, expected at least {MIN_ITEMS}")
-    kinds = Counter(item["kind"] for item in valid)
+    kinds = Counter(item["kind"] for item in valid if isinstance(item["kind"], str))
     for kind, minimum in KIND_MINIMUMS.items():
         if kinds[kind] < minimum:
             problems.append(f"kind {kind}: {kinds[kind]} items, expected at least {minimum}")
-    sentences = Counter(item["sentence"] for item in valid)
+    sentences = Counter(item["sentence"] for item in valid if isinstance(item["sentence"], str))
     problems.extend(f"sentence used {n} times: {s}" for s, n in sentences.items() if n > 1)
     english = sum(isinstance(item["sentence"], str) and is_english(item["sentence"]) for item in valid)
     problems.extend(_share_problem("the share of English sentences", english, len(valid), ENGLISH_SHARE))
-    placed = [marker_placement(item["sentence"]) for item in valid if item["kind"] != "no_claim"]
+    claims = [item["sentence"] for item in valid if item["kind"] != "no_claim" and isinstance(item["sentence"], str)]
+    placed = [marker_placement(sentence) for sentence in claims]
     before = placed.count("before")
     problems.extend(_share_problem("the share of markers before the stop", before, len(placed), BEFORE_STOP_SHARE))
     return problems
@@ -206,6 +222,11 @@ def summary(items: list[dict[str, Any]]) -> str:
     lines.append(f"{'total':16} {zh_all:4d} {len(items) - zh_all:4d} {len(items):5d}")
     placed = Counter(marker_placement(item["sentence"]) for item in items if item["kind"] != "no_claim")
     lines.append(f"markers before the stop {placed['before']}, after it {placed['after']}")
+    chinese = [item for item in items if item["kind"] != "no_claim" and not is_english(item["sentence"])]
+    for label in (True, False):
+        overlaps = [cited_overlap(item) for item in chinese if item["supported"] is label]
+        mean = sum(overlaps) / len(overlaps)
+        lines.append(f"supported={label}: Chinese sentences share {mean:.0%} of their bigrams with the cited passages")
     return "\n".join(lines)
 
 
