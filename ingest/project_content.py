@@ -10,15 +10,15 @@ share of literals among those tokens:
 
     jieba  prob_emit.py, prob_trans.py, char_state_tab.py, posseg/prob_start.py   0.999 - 1.000
            finalseg/prob_start.py (93 bytes), finalseg/prob_trans.py (241 bytes)  0.89, 0.95
-           __init__.py, posseg/__init__.py, every test script                      0.27 - 0.46
+           __init__.py, posseg/__init__.py; the 36 test scripts                  0.09; 0.09 - 0.46
     click  every file under src/, docs/, tests/ (highest: tests/test_utils/test_style.py, ANSI
            escape strings)                                                          at most 0.74
 
-So a file over the limit is generated data from 0.90 on, or when fewer than 1 line in 20 of
-its sample is distinct (rows repeated by a generator). Under the limit only program source
-(.py, .js, .go ...) is judged, and only a pure table: 0.85 or more with at least 8 literals. That
-is what jieba's small probability tables are; a data format (.json, .csv, .yaml, .txt) under the
-limit is always kept, as is code with any logic in it.
+So a file is generated data from 0.85 on. Program source (.py, .js, .go ...) is judged at any
+size, as long as it holds at least 8 literals (a table, not a constant or a docstring): that is
+what jieba's small probability tables are. Data formats and prose (.json, .csv, .yaml, .txt, .md)
+are judged only over the limit, where fewer than 1 line in 20 distinct (rows a generator
+repeated) also counts: a data file under the limit is always kept.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def minified_detail(name: str, text: str) -> str | None:
     if longest > 4000:
         return f"a line of {longest:,}+ characters"
     average = len(text) / len(lines)
-    if len(text) >= 2000 and average > 400:
+    if len(text) >= 2000 and average > 400:  # a short file of one or two long lines is no bundle
         return f"lines of {average:.0f} characters on average"
     return None
 
@@ -125,7 +125,7 @@ def generated_detail(name: str, sample: str, size: int, limit: int) -> str | Non
         else:
             words += 1
     share = literals / max(1, literals + words)
-    if (over_limit and share >= 0.9) or (not over_limit and share >= 0.85 and literals >= 8):
+    if share >= 0.85 and literals >= 8:
         return f"{human_size(size)}, {share * 100:.0f} % literal values"
     rows = [line.strip() for line in sample.split("\n") if line.strip()]
     if over_limit and len(rows) >= 1000 and len(set(rows)) < len(rows) / 20:
