@@ -1,0 +1,77 @@
+"""The hand-written evaluation sets obey their rules, and the checker reports rows that break them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.check_questions import (
+    PROJECT_QUESTIONS,
+    UNANSWERABLE_QUESTIONS,
+    check_project_questions,
+    check_unanswerable_questions,
+)
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def test_project_questions_pass_every_rule() -> None:
+    assert check_project_questions(PROJECT_QUESTIONS, SHARED) == []
+
+
+def test_unanswerable_questions_pass_every_rule() -> None:
+    assert check_unanswerable_questions(UNANSWERABLE_QUESTIONS) == []
+
+
+def test_a_needle_missing_from_its_file_is_reported(tmp_path: Path) -> None:
+    rows = _rows(PROJECT_QUESTIONS)
+    rows[0]["needles"] = ["this text is in no file at all"]
+
+    errors = check_project_questions(_write(tmp_path / "q.jsonl", rows), SHARED)
+
+    assert any(":1: needle 'this text is in no file at all' not found" in error for error in errors)
+
+
+def test_a_needle_common_to_many_files_is_reported(tmp_path: Path) -> None:
+    rows = _rows(PROJECT_QUESTIONS)
+    index = next(i for i, row in enumerate(rows) if row["file"] == "src/click/core.py")
+    rows[index]["needles"] = ["from __future__ import annotations"]
+
+    errors = check_project_questions(_write(tmp_path / "q.jsonl", rows), SHARED)
+
+    assert any(f":{index + 1}: needle" in error and "files of click" in error for error in errors)
+
+
+def test_wrong_kind_and_too_few_paraphrases_are_reported(tmp_path: Path) -> None:
+    rows = _rows(PROJECT_QUESTIONS)
+    rows[0]["kind"] = "doc"
+    for row in rows:
+        row["style"] = "literal"
+
+    errors = check_project_questions(_write(tmp_path / "q.jsonl", rows), SHARED)
+
+    assert any(":1: kind 'doc' does not fit jieba/__init__.py" in error for error in errors)
+    assert any("paraphrase share 0.00" in error for error in errors)
+
+
+def test_too_few_near_questions_and_bad_fields_are_reported(tmp_path: Path) -> None:
+    rows = _rows(UNANSWERABLE_QUESTIONS)
+    for row in rows:
+        row["near"] = False
+    rows[1]["why"] = "two\nlines"
+    rows[2]["extra"] = 1
+
+    errors = check_unanswerable_questions(_write(tmp_path / "u.jsonl", rows))
+
+    assert "u.jsonl: 0 near questions, fewer than 25" in errors
+    assert "u.jsonl:2: why must be one non-empty line" in errors
+    assert any(error.startswith("u.jsonl:3: fields must be exactly") for error in errors)
