@@ -1,15 +1,25 @@
-"""Command line: python -m rag ask "问题" --kb NAME | python -m rag eval --kb NAME --questions FILE."""
+"""Command line: python -m rag ask "问题" --kb NAME | python -m rag eval --kb NAME --questions FILE.
+
+Exit codes, as for ``python -m ingest``: 0 a complete answer (or evaluation); 1 an answer that is
+incomplete (the model failed or was cut off part-way: what was written is shown, and why); 2
+nothing was answered: an error (bad arguments or settings, no such or empty knowledge base, the
+model unreachable), one line on stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
+import re
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from ingest.errors import KnowledgeBaseError
+from ingest.logs import route_library_logs
 from rag.config import Settings
+from rag.types import Answer
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,39 +38,56 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _ask(args: argparse.Namespace, settings: Settings) -> int:
+_TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` without control characters (a model or document must not drive the terminal)."""
+    return _TERMINAL_CONTROL.sub("", text)
+
+
+def _exit_code(answer: Answer) -> int:
+    if answer.error and not answer.text:
+        return 2
+    return 1 if answer.error or answer.cut_off else 0
+
+
+def _ask(args: argparse.Namespace, settings: Settings, kb: str) -> int:
     from rag.chain import Assistant, citations_text
-    from rag.types import Answer
+    from rag.export import answer_record
 
     assistant = Assistant(settings)
     answer: Answer | None = None
-    for event in assistant.stream(args.question, [], args.kb or settings.default_kb):
+    for event in assistant.stream(args.question, [], kb):
         if isinstance(event, Answer):
             answer = event
         elif not args.json:
-            print(event, end="", flush=True)
+            print(printable(event), end="", flush=True)
     assert answer is not None
     if args.json:
-        print(json.dumps(dataclasses.asdict(answer), ensure_ascii=False, indent=2))
-        return 1 if answer.error else 0
-    print()
-    for notice in answer.notices:
-        print(f"note: {notice}", file=sys.stderr)
+        print(json.dumps(answer_record(answer), ensure_ascii=False, indent=2))
+        return _exit_code(answer)
+    if answer.text:
+        print()
+        for notice in answer.notices:
+            print(f"note: {printable(notice)}", file=sys.stderr)
+    if answer.cut_off:
+        print(f"cut off: {printable(answer.cut_off)}", file=sys.stderr)
     if answer.error:
-        print(f"error: {answer.error}", file=sys.stderr)
+        print(f"error: {printable(answer.error)}", file=sys.stderr)
     if answer.sources:
-        print("\nsources:\n" + citations_text(answer.cited or answer.sources))
-    return 1 if answer.error else 0
+        print("\nsources:\n" + printable(citations_text(answer.cited or answer.sources)))
+    return _exit_code(answer)
 
 
-def _eval(args: argparse.Namespace, settings: Settings) -> int:
+def _eval(args: argparse.Namespace, settings: Settings, kb_name: str) -> int:
     from ingest.embeddings import get_embedder
     from ingest.pipeline import open_kb
     from rag.eval import evaluate, load_questions
     from rag.retrieve import Retriever
 
+    kb = open_kb(settings, kb_name)
     questions = load_questions(args.questions)
-    kb = open_kb(settings, args.kb or settings.default_kb)
     embedder = get_embedder(settings.embedder) if settings.retrieval_mode != "keyword" else None
     report = evaluate(Retriever(kb, embedder, settings), questions, args.k)
     if args.verbose:
@@ -72,14 +99,22 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run one command; returns the exit code."""
+    """Run one command; returns the exit code (see the module docstring)."""
     args = _parser().parse_args(argv)
     overrides = {"top_k": args.k} if args.command == "ask" and args.k else {}
-    settings = Settings(**overrides)
     try:
-        return _ask(args, settings) if args.command == "ask" else _eval(args, settings)
+        settings = Settings(**overrides)
+    except ValidationError as error:
+        reason = " ".join(str(error).split())
+        print(f"error: invalid configuration (KBA_* variables or kb_assistant.toml): {reason}", file=sys.stderr)
+        return 2
+    route_library_logs(settings.data_dir)
+    kb = settings.default_kb if args.kb is None else args.kb
+    try:
+        settings.kb_dir(kb)  # validates the name: '' or 'CON' is an error, not the default
+        return _ask(args, settings, kb) if args.command == "ask" else _eval(args, settings, kb)
     except (KnowledgeBaseError, ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {printable(str(error))}", file=sys.stderr)
         return 2
 
 

@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from ingest.embeddings import get_embedder
 from ingest.errors import KnowledgeBaseError
@@ -37,6 +37,18 @@ EXTRACTIVE_NOTICE = (
 EMPTY_QUESTION = "请输入问题。/ Please type a question."
 STOPPED = "已停止生成。/ Stopped."
 EMPTY_REPLY = "模型返回了空回答。/ The model returned an empty answer (check the server's logs and model name)."
+CUT_BY_SERVER = (
+    "回答不完整：模型服务在写完之前断开了连接。/ The answer is cut off: the model server closed the stream "
+    "before it finished (no finish_reason)."
+)
+CUT_BY_LENGTH = (
+    "回答不完整：达到了 max_new_tokens 上限。/ The answer is cut off: it reached the max_new_tokens limit "
+    "({limit} tokens); raise KBA_MAX_NEW_TOKENS for longer answers."
+)
+CUT_BY_DEADLINE = (
+    "回答不完整：超过了 {seconds:g} 秒的时限，已停止；保留已写出的部分。/ The answer is cut off: it took longer "
+    "than {seconds:g} s (KBA_ANSWER_TIMEOUT_S); the part written so far is kept."
+)
 
 AnswerEvent = str | Answer
 T = TypeVar("T")
@@ -44,38 +56,50 @@ CANCEL_POLL_S = 0.05
 _END = object()
 
 
-def until_cancelled(items: Iterator[T], cancel: threading.Event | None) -> Iterator[T]:
-    """``items``, read on a helper thread, so that setting ``cancel`` ends the loop within
-    CANCEL_POLL_S even while the backend waits for its next chunk (a stalled server, a long
-    prompt being read). The helper stops pulling at the next chunk; errors are re-raised here.
+class BoundedStream(Generic[T]):
+    """``items``, read on a helper thread, ending early when ``cancel`` is set or the ``deadline``
+    (a time.monotonic() value) passes: within CANCEL_POLL_S, even while the backend waits for its
+    next chunk (a stalled server, one that sends keep-alives forever, a long prompt being read).
+    ``timed_out`` says whether the deadline ended it. Errors of the backend are re-raised here.
+    The helper thread stops pulling at its next chunk.
     """
-    if cancel is None:
-        yield from items
-        return
-    box: queue.Queue[object] = queue.Queue()
 
-    def pump() -> None:
+    def __init__(self, items: Iterator[T], cancel: threading.Event | None, deadline: float) -> None:
+        self._items, self._cancel, self._deadline = items, cancel or threading.Event(), deadline
+        self._quit = threading.Event()
+        self.timed_out = False
+
+    def __iter__(self) -> Iterator[T]:
+        box: queue.Queue[object] = queue.Queue()
+
+        def pump() -> None:
+            try:
+                for item in self._items:
+                    box.put(item)
+                    if self._quit.is_set():
+                        break
+            except BaseException as error:  # handed to the consumer, which raises it in its own thread
+                box.put(error)
+            finally:
+                box.put(_END)
+
+        threading.Thread(target=pump, name="kba-llm-stream", daemon=True).start()
         try:
-            for item in items:
-                box.put(item)
-                if cancel.is_set():
-                    break
-        except BaseException as error:  # handed to the consumer, which raises it in its own thread
-            box.put(error)
+            while not self._cancel.is_set():
+                if time.monotonic() >= self._deadline:
+                    self.timed_out = True
+                    return
+                try:
+                    item = box.get(timeout=CANCEL_POLL_S)
+                except queue.Empty:
+                    continue
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item  # type: ignore[misc]  # everything else in the box came from ``items``
         finally:
-            box.put(_END)
-
-    threading.Thread(target=pump, name="kba-llm-stream", daemon=True).start()
-    while not cancel.is_set():
-        try:
-            item = box.get(timeout=CANCEL_POLL_S)
-        except queue.Empty:
-            continue
-        if item is _END:
-            return
-        if isinstance(item, BaseException):
-            raise item
-        yield item  # type: ignore[misc]  # everything else in the box came from ``items``
+            self._quit.set()
 
 
 def cited_numbers(text: str) -> list[int]:
@@ -162,8 +186,13 @@ class Assistant:
         answer.sources, answer.packing = packed.sources, packed.report
         answer.notices += packed.report.notes
         pieces: list[str] = []
+        finish: str | None = None
+        stream = BoundedStream(
+            self.llm.model.stream(packed.messages), cancel, time.monotonic() + self.settings.answer_timeout_s
+        )
         try:
-            for chunk in until_cancelled(self.llm.model.stream(packed.messages), cancel):
+            for chunk in stream:
+                finish = (chunk.response_metadata or {}).get("finish_reason") or finish
                 piece = message_text(chunk)
                 if piece:
                     if timings.first_token is None:
@@ -172,10 +201,17 @@ class Assistant:
                     yield piece
         except Exception as error:  # a backend failing mid-stream: keep what was written, say why
             answer.error = _describe_error(error)
-        if cancel is not None and cancel.is_set():
+        stopped = cancel is not None and cancel.is_set()
+        if stopped:
             answer.notices.append(STOPPED)
         answer.text = "".join(pieces)
-        if not answer.text and answer.error is None and answer.notices[-1:] != [STOPPED]:
+        if stream.timed_out:
+            answer.cut_off = CUT_BY_DEADLINE.format(seconds=self.settings.answer_timeout_s)
+        elif answer.error is None and not stopped and answer.text and finish is None:
+            answer.cut_off = CUT_BY_SERVER
+        elif finish == "length":
+            answer.cut_off = CUT_BY_LENGTH.format(limit=self.settings.max_new_tokens)
+        if not answer.text and answer.error is None and not stopped and not stream.timed_out:
             answer.error = EMPTY_REPLY
         by_number = {c.number: c for c in answer.sources}
         numbers = cited_numbers(answer.text)

@@ -93,6 +93,14 @@ class Settings(IngestSettings):
     max_new_tokens: int = Field(512, ge=16, description="Tokens reserved for the answer.")
     temperature: float = Field(0.8, ge=0, le=2, description="Sampling temperature (ChatGLM2's default).")
     top_p: float = Field(0.8, gt=0, le=1, description="Nucleus sampling (ChatGLM2's default).")
+    answer_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description=(
+            "Longest time one answer may take, start to end; then it is stopped, the part written so "
+            "far is kept and marked as cut off (a server that sends keep-alives forever cannot hang it)."
+        ),
+    )
     history_turns: int = Field(4, ge=0, description="Most past question/answer pairs considered.")
     max_question_chars: int = Field(
         2000, ge=10, description="Longer questions are cut to this many characters, with a notice."

