@@ -9,12 +9,12 @@ are not parsed or embedded, and chunks whose text is already in the index reuse 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
@@ -25,22 +25,13 @@ from ingest.loaders import parse_document
 from ingest.loaders.text import human_size
 from ingest.locks import write_lock
 from ingest.names import safe_file_name, safe_relative_name
+from ingest.progress import Progress
+from ingest.progress import no_progress as _no_progress
 from ingest.rebuild import StoredOriginal, stored_originals
 from ingest.settings import IngestSettings
 from ingest.splitter import split_sections
 from ingest.stores import KnowledgeStore, PreparedDocument, text_sha
 from ingest.windows import window_texts
-
-
-class Progress(Protocol):
-    """progress(stage, done, total, detail): stage is 'wait' (for another writer; detail says
-    whom, done is seconds), 'parse' (files), 'embed' (chunks), 'write' (chunks) or 'index'."""
-
-    def __call__(self, stage: str, done: int, total: int, detail: str = "") -> None: ...
-
-
-def _no_progress(stage: str, done: int, total: int, detail: str = "") -> None:
-    pass
 
 
 @dataclass(frozen=True)
@@ -140,9 +131,9 @@ def rebuild(settings: IngestSettings, kb_name: str, progress: Progress = _no_pro
     whose stored original is missing is kept, rebuilt from its stored chunks, and reported as
     failed (so the command exits non-zero): nothing is dropped without a word.
     """
-    if not stores.store_exists(settings, kb_name):
-        raise KnowledgeBaseNotFound(f"knowledge base '{kb_name}' does not exist")
     with _lock(settings, kb_name, f"the rebuild of '{kb_name}'", progress):
+        if not stores.store_exists(settings, kb_name):
+            raise KnowledgeBaseNotFound(f"knowledge base '{kb_name}' does not exist")
         originals = stored_originals(settings, kb_name)
         embedder = get_embedder(settings.embedder)
         return stores.replace_store(
@@ -182,11 +173,16 @@ def ensure_default_kb(settings: IngestSettings, progress: Progress = _no_progres
     return build_from_folder(settings, settings.default_kb, settings.sample_docs_dir, progress)
 
 
-def _lock(settings: IngestSettings, kb_name: str, purpose: str, progress: Progress):  # type: ignore[no-untyped-def]
+@contextlib.contextmanager
+def _lock(settings: IngestSettings, kb_name: str, purpose: str, progress: Progress) -> Iterator[None]:
+    """Hold the write lock (reporting the wait) and finish whatever a killed writer left half done."""
+
     def waiting(who: str, seconds: float) -> None:
         progress("wait", int(seconds), int(settings.lock_timeout_s), f"waiting for {who} to finish")
 
-    return write_lock(settings.kb_dir(kb_name), settings.lock_timeout_s, purpose, waiting)
+    with write_lock(settings.kb_dir(kb_name), settings.lock_timeout_s, purpose, waiting):
+        stores.recover_interrupted(settings, kb_name)
+        yield
 
 
 def _names(items: Sequence[IncomingFile] | Sequence[str]) -> str:

@@ -1,16 +1,24 @@
 """Uploaded files -> a staging folder the pipeline can ingest from, and per-file results.
 
-The browser hands over (name, declared size, stream) triples. Nothing is written for a file that
-is too large or of an unsupported type, names are reduced to bare safe file names, and a stream
-that delivers more bytes than it declared is cut off and rejected.
+The browser and the HTTP API hand over (name, declared size, stream) triples. Nothing is written
+for a file that is too large or of an unsupported type, names are reduced to bare safe file
+names, and a stream that delivers more bytes than it declared is cut off and rejected.
+
+Each upload is staged in ``<data_dir>/.uploads/<pid>-<random>/``, named after the process that
+owns it, and removed when its ingest ends; ``remove_stale_uploads`` deletes what a killed process
+left behind (its pid no longer alive), at start-up of the app and the API.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
+
+import psutil
 
 from ingest.errors import InvalidName
 from ingest.loaders import SUPPORTED_EXTENSIONS
@@ -24,6 +32,28 @@ ADDED, UPDATED, UNCHANGED, FAILED = "已添加 / added", "已更新 / updated", 
 
 def _mb(n: float) -> str:
     return f"{n / 2**20:.1f} MB"
+
+
+UPLOADS_DIR = ".uploads"
+
+
+def new_staging_folder(data_dir: Path) -> Path:
+    """A fresh folder for one upload, named after this process (see remove_stale_uploads)."""
+    return data_dir / UPLOADS_DIR / f"{os.getpid()}-{uuid.uuid4().hex}"
+
+
+def remove_stale_uploads(data_dir: Path) -> int:
+    """Delete staging folders whose process is gone (a crash or kill mid-upload); returns how many."""
+    root = data_dir / UPLOADS_DIR
+    if not root.is_dir():
+        return 0
+    removed = 0
+    for folder in root.iterdir():
+        owner = folder.name.split("-", 1)[0]
+        if not owner.isdigit() or not psutil.pid_exists(int(owner)) or int(owner) == 0:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def _copy(stream: BinaryIO, target: Path, limit: int) -> str | None:

@@ -277,3 +277,17 @@ def test_a_replaced_embedder_is_what_the_pipeline_uses_until_the_block_ends(sett
         report = pipeline.build_from_folder(settings, "swapped", CORPUS)
     assert report.chunks_embedded > 0 and counting.passages >= report.chunks_embedded  # windows, at least one each
     assert get_embedder(settings.embedder) is original
+
+
+def test_a_rebuild_killed_between_its_renames_gets_the_old_knowledge_base_back(
+    settings: Settings, built_kb: str, tmp_path: Path
+) -> None:
+    folder = settings.kb_dir(built_kb)
+    names = _names(settings, built_kb)
+    folder.rename(folder.with_name(f".{built_kb}.retired"))  # killed after the first rename
+    folder.with_name(f".{built_kb}.rebuilding").mkdir()
+    note = tmp_path / "more.md"
+    note.write_text("# 更多\n\n恢复之后继续写入。", encoding="utf-8")
+    report = pipeline.add_files(settings, built_kb, [IncomingFile("more.md", note)])
+    assert report.added == ["more.md"] and sorted(_names(settings, built_kb)) == sorted([*names, "more.md"])
+    assert sorted(p.name for p in settings.data_dir.iterdir() if p.name.startswith(f".{built_kb}")) == []

@@ -114,3 +114,33 @@ def test_streamlit_upload_limit_matches_the_settings() -> None:
     config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == Settings.model_fields["max_file_mb"].default
     assert config["server"]["headless"] is True and config["browser"]["gatherUsageStats"] is False
+
+
+def test_staging_left_by_a_dead_process_is_removed_and_live_ones_are_kept(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from ingest.uploads import new_staging_folder, remove_stale_uploads
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / ".uploads" / f"{dead.stdout.strip()}-abc"
+    (stale / "big.txt").parent.mkdir(parents=True)
+    (stale / "big.txt").write_bytes(b"x" * 1000)
+    odd = tmp_path / ".uploads" / "not-a-pid"
+    odd.mkdir()
+    mine = new_staging_folder(tmp_path)
+    mine.mkdir(parents=True)
+    assert remove_stale_uploads(tmp_path) == 2
+    assert [p.name for p in (tmp_path / ".uploads").iterdir()] == [mine.name]
+
+
+def test_long_and_windows_reserved_upload_names_keep_their_extension(tmp_path: Path) -> None:
+    from ingest.names import MAX_NAME_BYTES, safe_file_name
+
+    long_name = "需求" * 150 + ".md"  # 300 characters, 903 bytes of UTF-8
+    short = safe_file_name(long_name)
+    assert short.endswith("~.md") and len(short.encode()) <= MAX_NAME_BYTES
+    assert safe_file_name("CON") == "_CON" and safe_file_name("nul.txt") == "_nul.txt"
+    assert safe_file_name("报告. . ") == "报告"
+    staged, rejected = stage_uploads([(long_name, 3, io.BytesIO(b"abc"))], tmp_path / "s", 10)
+    assert rejected == [] and staged[0].name == short

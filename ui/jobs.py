@@ -24,7 +24,7 @@ class Job:
         self.label = label
         self.cancel = threading.Event()
         self.pieces: list[str] = []
-        self.stage: tuple[str, int, int] | None = None
+        self.stage: tuple[str, int, int, str] | None = None
         self.result: Any = None
         self.error: BaseException | None = None
         self.started = time.monotonic()
@@ -45,9 +45,9 @@ class Job:
         finally:
             self._finished.set()
 
-    def progress(self, stage: str, done: int, total: int) -> None:
-        """A pipeline ``progress`` callback: remembers the latest (stage, done, total)."""
-        self.stage = (stage, done, total)
+    def progress(self, stage: str, done: int, total: int, detail: str = "") -> None:
+        """A pipeline ``progress`` callback (ingest.progress): remembers the latest report."""
+        self.stage = (stage, done, total, detail)
 
     @property
     def done(self) -> bool:

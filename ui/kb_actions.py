@@ -7,14 +7,13 @@ short; the quick changes (create, delete) run here and leave a message for the p
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Callable
 
 import streamlit as st
 
 from ingest.errors import KnowledgeBaseError
 from ingest.pipeline import IngestReport, add_files, create_kb, delete_kb, rebuild, remove_documents
-from ingest.uploads import stage_uploads
+from ingest.uploads import new_staging_folder, stage_uploads
 from rag.config import Settings
 from ui.jobs import Job
 from ui.resources import assistant_pool, ingest_registry
@@ -36,7 +35,7 @@ def _start(settings: Settings, kb: str, kind: str, work: Callable[[Job], IngestR
 def start_upload(settings: Settings, kb: str, uploader_key: str) -> None:
     """Add button callback: stage the uploaded files and ingest them in the background."""
     files = st.session_state.get(uploader_key) or []
-    folder = settings.data_dir / ".uploads" / uuid.uuid4().hex
+    folder = new_staging_folder(settings.data_dir)
     max_bytes = int(settings.max_file_mb * 2**20)
     staged, rejected = stage_uploads(((f.name, f.size, f) for f in files), folder, max_bytes)
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from ingest.pipeline import IngestReport
+from ingest.uploads import remove_stale_uploads
 from rag.chain import Assistant
 from rag.config import Settings
 from rag.llm.base import LLMHandle
@@ -41,8 +42,11 @@ LLM_FIELDS = frozenset(
 
 @st.cache_resource(show_spinner=False)
 def base_settings() -> Settings:
-    """Settings from the environment and config file, read once per process."""
-    return Settings()
+    """Settings from the environment and config file, read once per process (which also clears
+    what a killed upload left in the staging folder)."""
+    settings = Settings()
+    remove_stale_uploads(settings.data_dir)
+    return settings
 
 
 def llm_key(settings: Settings) -> str:

@@ -7,6 +7,7 @@ import threading
 import streamlit as st
 
 from ingest.pipeline import ensure_default_kb
+from ingest.progress import describe, overall
 from rag.config import Settings
 from ui.jobs import Job
 from ui.resources import ingest_registry
@@ -35,7 +36,6 @@ summary.kba-head { cursor: pointer; }
 </style>
 """
 
-STAGES = {"parse": ("解析文件 / Parsing files", 0.0, 0.3), "embed": ("向量化 / Embedding chunks", 0.3, 0.7)}
 
 
 def inject_style() -> None:
@@ -43,14 +43,11 @@ def inject_style() -> None:
     st.html(STYLE)
 
 
-def progress_value(stage: tuple[str, int, int] | None, title: str) -> tuple[float, str]:
-    """(0..1 fraction, caption) for a pipeline (stage, done, total); parsing is the first 30 %."""
+def progress_value(stage: tuple[str, int, int, str] | None, title: str) -> tuple[float, str]:
+    """(0..1 fraction, caption) for a pipeline report (stage, done, total, detail)."""
     if stage is None:
         return 0.0, f"{title} …"
-    name, done, total = stage
-    label, start, span = STAGES.get(name, (name, 0.0, 1.0))
-    fraction = start + span * (done / total if total else 1.0)
-    return min(max(fraction, 0.0), 1.0), f"{title} — {label} {done}/{total}"
+    return overall(*stage[:3]), f"{title} — {describe(*stage)}"
 
 
 def follow_progress(job: Job, title: str) -> None:

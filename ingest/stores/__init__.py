@@ -27,6 +27,7 @@ __all__ = [
     "knowledge_bases",
     "no_progress",
     "open_store",
+    "recover_interrupted",
     "replace_store",
     "store_exists",
     "text_sha",
@@ -64,6 +65,20 @@ def delete_store(settings: IngestSettings, name: str) -> None:
     shutil.rmtree(trash, ignore_errors=True)
     folder.rename(trash)
     shutil.rmtree(trash)
+
+
+def recover_interrupted(settings: IngestSettings, name: str) -> None:
+    """Finish what a killed write to ``name`` left half done (hold its write lock): a rebuild
+    killed between its two renames gets the old knowledge base back; leftover staging copies go."""
+    folder = settings.kb_dir(name)
+    retired = folder.with_name(f".{name}.retired")
+    if retired.is_dir() and not (folder / DB_NAME).is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+        retired.rename(folder)
+    for leftover in (retired, folder.with_name(f".{name}.rebuilding"), folder.with_name(f".{name}.deleting")):
+        shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in folder.parent.glob(f".{name}.creating-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def replace_store(
