@@ -22,6 +22,7 @@ from bench.report_sections import (
     quality_section,
     removal_section,
 )
+from bench.report_upload import upload_section
 
 
 def _header(out: Path, machine: dict[str, Any] | None, run: dict[str, Any] | None) -> list[str]:
@@ -69,7 +70,7 @@ def _header(out: Path, machine: dict[str, Any] | None, run: dict[str, Any] | Non
 
 def _llm_section(out: Path) -> list[str]:
     lines = [
-        "## 7. LLM speed",
+        "## 8. LLM speed",
         "",
         "Not measured by this run: it needs a GPU and none was available (see `gpu` above). "
         "`python bench/llm_speed.py` (another engineer's script) measures ChatGLM2-6B's time to first token at "
@@ -89,6 +90,7 @@ def write_report(out: Path, path: Path) -> None:
     quality, ingest = read_json(out / "quality.json"), read_json(out / "ingest.json")
     latency, memory = read_json(out / "latency.json"), read_json(out / "memory.json")
     packing, removal = read_json(out / "packing.json"), read_json(out / "removal.json")
+    upload = read_json(out / "upload.json")
     plots = report_plots.draw(out, quality, ingest, latency)
     rel = {name: Path(os.path.relpath(p, path.parent)).as_posix() for name, p in plots.items()}
     lines = _header(out, machine, run)
@@ -99,6 +101,7 @@ def write_report(out: Path, path: Path) -> None:
         ("4. Memory", memory, memory_section),
         ("5. Context packing", packing, packing_section),
         ("6. Removing a document", removal, removal_section),
+        ("7. A 150 MB upload", upload, upload_section),
     ):
         lines += ["", f"## {title}", ""]
         lines += section(data, rel) if data else ["Not run (no JSON in the results folder)."]
