@@ -43,7 +43,8 @@ CREATE TABLE chunks (
 );
 CREATE INDEX chunks_by_doc ON chunks(doc_id, ordinal);
 CREATE INDEX chunks_by_passage ON chunks(passage_id, id);
-CREATE VIRTUAL TABLE passages_fts USING fts5(terms, tokenize = 'unicode61 remove_diacritics 2');
+-- identifiers stay whole: load_model_on_gpus, os.kill (ingest/keywords.py makes the terms)
+CREATE VIRTUAL TABLE passages_fts USING fts5(terms, tokenize = "unicode61 remove_diacritics 2 tokenchars '_.:-$'");
 """
 
 

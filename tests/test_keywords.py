@@ -1,0 +1,87 @@
+"""Identifiers are words: found by their exact name and by their parts, inside Chinese questions too."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from ingest.embeddings import HashingEmbedder
+from ingest.keywords import identifier_terms, keyword_tokens
+from ingest.stores import PreparedDocument
+from ingest.stores.embedded import EmbeddedStore
+from ingest.types import ChunkText
+from ingest.windows import window_texts
+
+
+@pytest.mark.parametrize(
+    ("run", "expected"),
+    [
+        ("load_model_on_gpus", ["load_model_on_gpus", "load", "model", "on", "gpus"]),
+        ("os.Kill", ["os.kill", "os", "kill"]),
+        ("HTTPX_LOG_LEVEL", ["httpx_log_level", "httpx", "log", "level"]),
+        ("maxUploadSize", ["maxuploadsize", "max", "upload", "size"]),
+        ("--pre_seq_len", ["pre_seq_len", "pre", "seq", "len"]),
+        ("jieba.enable_parallel", ["jieba.enable_parallel", "jieba", "enable_parallel", "enable", "parallel"]),
+        ("GPT-3.5", ["gpt-3.5", "gpt", "3.5"]),
+        ("v1.2.3", ["v1.2.3"]),
+        ("ChatGLM2-6B", ["chatglm2-6b", "chatglm2", "6b", "chat", "glm"]),
+    ],
+)
+def test_an_identifier_is_one_term_and_its_parts(run: str, expected: list[str]) -> None:
+    assert identifier_terms(run) == expected
+
+
+def test_chinese_around_identifiers_still_goes_to_jieba() -> None:
+    terms = keyword_tokens("load_model_on_gpus 这个函数是做什么的？")
+    assert terms[:4] == ["load_model_on_gpus", "load", "model", "gpus"]  # "on" is a stopword
+    assert "函数" in terms and "这个" not in terms
+
+
+def _store(tmp_path: Path, texts: list[str]) -> EmbeddedStore:
+    embedder = HashingEmbedder()
+    kb = EmbeddedStore.create(tmp_path / "kb", embedder.name, embedder.dim)
+    content = "\n".join(texts).encode()
+    kb.apply(
+        [
+            PreparedDocument(
+                "code.py",
+                "py",
+                len(content),
+                hashlib.sha256(content).hexdigest(),
+                [ChunkText(t, kind="code") for t in texts],
+                [embedder.encode_passages(window_texts(t, 300)) for t in texts],
+                content,
+            )
+        ]
+    )
+    return kb
+
+
+CODE = [
+    "def load_model_on_gpus(checkpoint_path, num_gpus=2):\n    model = load(checkpoint_path)\n    return model",
+    "def load_model(path):\n    return AutoModel.from_pretrained(path)",
+    "if os.name == 'nt':\n    os.kill(pid, signal.SIGTERM)",
+    "HTTPX_LOG_LEVEL = os.environ.get('HTTPX_LOG_LEVEL')",
+    "const maxUploadSize = 200 * 1024 * 1024;",
+    "parser.add_argument('--pre_seq_len', type=int, default=128)",
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("load_model_on_gpus 这个函数是做什么的？", 0),
+        ("多卡加载模型用哪个函数：load model gpus", 0),
+        ("os.kill 在哪里调用", 2),
+        ("HTTPX_LOG_LEVEL 环境变量", 3),
+        ("上传大小上限 max upload size 是多少", 4),
+        ("--pre_seq_len 参数的默认值", 5),
+    ],
+)
+def test_keyword_search_finds_code_by_exact_name_and_by_parts(tmp_path: Path, question: str, expected: int) -> None:
+    kb = _store(tmp_path, CODE)
+    [(best, _), *_] = kb.keyword_search(question, 3)
+    assert kb.passages([best])[best].text == CODE[expected]
+    kb.close()
