@@ -10,9 +10,10 @@ so citations can point back into it. One pass over the text: linear time.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ingest.types import ChunkText, Section
 
@@ -159,16 +160,31 @@ def split_sections(sections: Sequence[Section], chunk_size: int, overlap: int) -
     Chunks hold whole sentences (a sentence longer than ``chunk_size`` alone is cut at a clause
     mark or space), repeat up to ``overlap`` characters of the previous chunk's last sentences,
     and never span two sections with a different page or heading; each carries its section's
-    page and heading. Empty sections give no chunks.
+    page, heading, kind and OCR flag, and, when the section knows the line it starts on, the
+    chunk's own first and last line. Empty sections give no chunks.
     """
-    merged: list[tuple[str, int | None, str | None]] = []
+    merged: list[Section] = []
     for section in sections:
-        if merged and merged[-1][1:] == (section.page, section.heading):
-            merged[-1] = (merged[-1][0] + "\n\n" + section.text, section.page, section.heading)
+        last = merged[-1] if merged else None
+        if last is not None and last.first_line is None and section.first_line is None and _same_place(last, section):
+            merged[-1] = replace(last, text=last.text + "\n\n" + section.text)
         else:
-            merged.append((section.text, section.page, section.heading))
-    return [
-        ChunkText(text[start:end], page=page, heading=heading)
-        for text, page, heading in merged
-        for start, end in split_text_spans(text, chunk_size, overlap)
-    ]
+            merged.append(section)
+    return [chunk for section in merged for chunk in _chunks_of(section, chunk_size, overlap)]
+
+
+def _same_place(a: Section, b: Section) -> bool:
+    return (a.page, a.heading, a.kind, a.ocr) == (b.page, b.heading, b.kind, b.ocr)
+
+
+def _chunks_of(section: Section, chunk_size: int, overlap: int) -> list[ChunkText]:
+    text = section.text
+    newlines = [i for i, ch in enumerate(text) if ch == "\n"] if section.first_line is not None else []
+    chunks = []
+    for start, end in split_text_spans(text, chunk_size, overlap):
+        lines = None
+        if section.first_line is not None:
+            first = section.first_line + bisect.bisect_left(newlines, start)
+            lines = (first, section.first_line + bisect.bisect_left(newlines, end - 1))
+        chunks.append(ChunkText(text[start:end], section.page, section.heading, lines, section.kind, section.ocr))
+    return chunks

@@ -80,7 +80,7 @@ def test_txt_in_gbk_utf8_bom_and_utf16(tmp_path: Path) -> None:
     text = "第一行，带 BOM。\n第二行。"
     for encoding in ("utf-8-sig", "utf-16", "utf-16-be", "utf-8", "gb18030"):
         path = write(tmp_path / f"{encoding}.txt", text.encode(encoding))
-        assert load_document(path, MB) == [Section(text)], encoding
+        assert load_document(path, MB) == [Section(text, first_line=1)], encoding
 
 
 def test_text_is_normalised() -> None:
@@ -94,7 +94,10 @@ def test_markdown_sections_follow_the_heading_path() -> None:
     assert sections[0].text == "安装\n\n先运行 `./start.sh`，脚本会创建虚拟环境。"
     assert "# 这一行是 shell 注释，不是标题" in sections[1].text  # a comment in a code block is no heading
     assert "title:" not in " ".join(s.text for s in sections)  # front matter is dropped
-    assert sections[3].text.startswith("模型路径\n\n把 `KBA_CHATGLM2_PATH`")
+    assert sections[3].text.startswith("模型路径\n\n\n把 `KBA_CHATGLM2_PATH`")  # setext: the === line kept empty
+    lines = (DATA / "guide.md").read_text(encoding="utf-8").split("\n")
+    for section in sections:  # each section starts on its heading's line of the file
+        assert lines[section.first_line - 1].lstrip("# ").startswith(section.text.split("\n")[0])
 
 
 def test_pdf_pages_are_numbered_from_one(tmp_path: Path) -> None:
@@ -148,7 +151,7 @@ def test_html_drops_scripts_and_navigation_and_keeps_sections() -> None:
 def test_supported_extensions_are_case_insensitive(tmp_path: Path) -> None:
     assert set(SUPPORTED_EXTENSIONS) == {".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"}
     path = write(tmp_path / "README.MARKDOWN", "# 标题\n\n正文。".encode())
-    assert load_document(path, MB) == [Section("标题\n\n正文。", heading="标题")]
+    assert load_document(path, MB) == [Section("标题\n\n正文。", heading="标题", first_line=1)]
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from typing import Any
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 
-from ingest.loaders.text import decode_text, normalize_text
+from ingest.loaders.text import decode_text, normalize_lines, normalize_text, strip_blank_lines
 from ingest.types import Section
 
 _HTML_DROP = {"script", "style", "nav", "noscript", "template", "svg", "iframe", "head"}
@@ -17,27 +17,39 @@ _HTML_LINE = {"div", "li", "dt", "dd", "tr", "br", "header", "footer", "aside", 
 
 
 def load_txt(data: bytes, name: str, max_bytes: int) -> list[Section]:
-    return [Section(normalize_text(decode_text(data, name)))]
+    text, first_line = strip_blank_lines(normalize_lines(decode_text(data, name)), 1)
+    return [Section(text, first_line=first_line)]
 
 
 class Outline:
-    """Collects Sections under a heading path ("安装 > 依赖") as headings arrive in reading order."""
+    """Collects Sections under a heading path ("安装 > 依赖") as headings arrive in reading order.
 
-    def __init__(self, joiner: str, untitled: str | None = None) -> None:
+    With ``lines`` (formats read line by line, joined by "\n"), each section knows the file line
+    its text starts on: the caller passes a heading's line number and adds one body entry per line.
+    """
+
+    def __init__(self, joiner: str, untitled: str | None = None, lines: bool = False) -> None:
         self.joiner, self.untitled = joiner, untitled  # untitled: heading of text before any heading
         self.sections: list[Section] = []
         self.path: list[tuple[int, str]] = []
         self.body: list[str] = []
+        self.start: int | None = 1 if lines else None  # file line of body[0]
 
-    def heading(self, level: int, title: str) -> None:
+    def heading(self, level: int, title: str, line: int | None = None) -> None:
         self.flush()
         self.path = [(lvl, t) for lvl, t in self.path if lvl < level] + [(level, title)]
         self.body = [title]  # the title stays in the text: words in it are searched too
+        self.start = line
 
     def flush(self) -> list[Section]:
         if any(block.strip() for block in self.body[1 if self.path else 0 :]):  # not just a title
             heading = " > ".join(t for _, t in self.path) or self.untitled
-            self.sections.append(Section(normalize_text(self.joiner.join(self.body)), heading=heading))
+            text = self.joiner.join(self.body)
+            if self.start is None:
+                self.sections.append(Section(normalize_text(text), heading=heading))
+            else:
+                text, first_line = strip_blank_lines(text, self.start)
+                self.sections.append(Section(text, heading=heading, first_line=first_line))
         self.body = []
         return self.sections
 
@@ -47,21 +59,25 @@ _ATX = re.compile(r" {0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*")
 
 
 def load_markdown(data: bytes, name: str, max_bytes: int) -> list[Section]:
-    lines = normalize_text(decode_text(data, name)).split("\n")
+    lines = normalize_lines(decode_text(data, name)).split("\n")
+    skipped = 0
     if lines[0] == "---" and "---" in lines[1:]:  # YAML front matter: metadata, not prose
-        lines = lines[lines.index("---", 1) + 1 :]
-    outline, fence = Outline("\n"), ""
-    for line in lines:
+        skipped = lines.index("---", 1) + 1
+        lines = lines[skipped:]
+    outline, fence = Outline("\n", lines=True), ""
+    outline.start = skipped + 1
+    for number, line in enumerate(lines, start=skipped + 1):
         body = outline.body
         if fence:
             fence = "" if line.strip().startswith(fence) else fence
         elif m := _FENCE.match(line):
             fence = m.group(1)
         elif (m := _ATX.fullmatch(line)) and m.group(2):
-            outline.heading(len(m.group(1)), m.group(2))
+            outline.heading(len(m.group(1)), m.group(2), number)
             continue
         elif re.fullmatch(r"=+|-{2,}", line) and body and body[-1].strip() and (len(body) < 2 or not body[-2]):
-            outline.heading(1 if line[0] == "=" else 2, body.pop().strip())  # setext: title, then ===
+            outline.heading(1 if line[0] == "=" else 2, body.pop().strip(), number - 1)  # setext: title, ===
+            outline.body.append("")  # the underline's line: kept empty so lines still count right
             continue
         outline.body.append(line)
     return outline.flush()

@@ -24,6 +24,19 @@ def normalize_text(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
 
 
+def normalize_lines(text: str) -> str:
+    """Like normalize_text, but every line stays where it was (no blank line is dropped), so
+    offsets in the result map to the file's line numbers: for formats cited by line."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "").replace("\u00a0", " ")
+    return "\n".join(line.rstrip() for line in _CONTROL.sub("", text).split("\n"))
+
+
+def strip_blank_lines(text: str, first_line: int) -> tuple[str, int]:
+    """``text`` without leading and trailing blank lines, and the line its first remaining line had."""
+    body = text.lstrip("\n")
+    return body.rstrip(), first_line + len(text) - len(body)
+
+
 def human_size(n: float) -> str:
     return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{n / 1024:.1f} KB" if n >= 1024 else f"{n:g} bytes"
 
