@@ -1,4 +1,5 @@
-"""Command line: python -m rag ask "问题" --kb NAME | python -m rag eval --kb NAME --questions FILE."""
+"""Command line: python -m rag ask "问题" --kb NAME | python -m rag eval --kb NAME --questions FILE;
+serve, keys and users (the HTTP API and the shared app) are in rag/cli_admin.py."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 
 from ingest.errors import KnowledgeBaseError
+from rag.cli_admin import add_commands, run_admin
 from rag.config import Settings
 
 
@@ -25,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--questions", type=Path, required=True, help='lines of {"q": ..., "needles": [...]}')
     evaluate.add_argument("--k", type=int, default=4)
     evaluate.add_argument("--verbose", action="store_true", help="one line per question")
+    add_commands(commands)
     return parser
 
 
@@ -77,6 +80,8 @@ def run(argv: list[str] | None = None) -> int:
     overrides = {"top_k": args.k} if args.command == "ask" and args.k else {}
     settings = Settings(**overrides)
     try:
+        if args.command in ("serve", "keys", "users"):
+            return run_admin(args, settings)
         return _ask(args, settings) if args.command == "ask" else _eval(args, settings)
     except (KnowledgeBaseError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

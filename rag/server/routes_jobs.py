@@ -1,0 +1,64 @@
+"""GET /v1/jobs/{id}: how an upload or rebuild is getting on, and what it did."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from ingest.pipeline import IngestReport
+from rag.access import Principal
+from rag.server.auth import authenticate, require
+from rag.server.errors import ApiError
+from rag.server.state import JobRecord, ServerState, get_state
+
+router = APIRouter(tags=["Jobs"])
+
+
+def report_summary(report: IngestReport) -> dict[str, Any]:
+    """What an ingest did: documents by outcome, chunks embedded or reused, seconds."""
+    return {
+        "added": report.added,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "removed": report.removed,
+        "chunks_embedded": report.chunks_embedded,
+        "chunks_reused": report.chunks_reused,
+        "seconds": round(report.seconds, 3),
+    }
+
+
+def job_payload(record: JobRecord) -> dict[str, Any]:
+    """The job as the API shows it: state, latest progress stage, result summary, every failure."""
+    job = record.job
+    stage, done, total = job.stage or (None, 0, 0)
+    report: IngestReport | None = job.result if isinstance(job.result, IngestReport) else None
+    failures = [{"file": name, "reason": reason} for name, reason in record.rejected]
+    if report is not None:
+        failures += [{"file": name, "reason": reason} for name, reason in report.failed]
+    return {
+        "object": "job",
+        "id": record.id,
+        "kind": record.kind,
+        "kb": record.kb,
+        "state": job.state,
+        "stage": stage,
+        "done": done,
+        "total": total,
+        "result": report_summary(report) if report is not None else None,
+        "failures": failures,
+        "error": str(job.error) if job.error is not None else None,
+    }
+
+
+@router.get("/v1/jobs/{job_id}", summary="Progress and result of an upload or rebuild")
+def get_job(
+    job_id: str,
+    state: ServerState = Depends(get_state),  # noqa: B008
+    principal: Principal = Depends(authenticate),  # noqa: B008
+) -> dict[str, Any]:
+    record = state.jobs.get(job_id)
+    if record is None:
+        raise ApiError(404, f"no job '{job_id}' (jobs are kept while the server runs)", "job_not_found")
+    require(principal, "read", record.kb)
+    return job_payload(record)
