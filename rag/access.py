@@ -13,6 +13,7 @@ Both faces call ``allowed`` in the code that changes things, not only where butt
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, get_args
@@ -72,3 +73,17 @@ def allowed(principal: Principal, action: Action, kb: str | None = None) -> bool
 def readable(principal: Principal, names: Iterable[str]) -> list[str]:
     """The knowledge bases among ``names`` that ``principal`` may read, in their order."""
     return [name for name in names if allowed(principal, "read", name)]
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` (an address or 'localhost') is this machine's loopback interface."""
+    if host is None:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback

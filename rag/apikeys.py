@@ -19,11 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from ingest.names import validate_kb_name
-from rag.access import EVERY_KB, Principal, Role
+from rag.access import EVERY_KB, Principal, Role, is_loopback
 from rag.authfiles import auth_dir, read_entries, update_entries
 
 KEY_PREFIX = "kba-"
 KEYS_FILE = "api_keys.json"
+OPEN_BIND = (
+    "refusing to listen on {host}: no API key exists, so anyone on the network could read and change "
+    "every knowledge base. Create a key first (python -m rag keys create --name NAME), or listen on 127.0.0.1."
+)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
 
@@ -112,3 +116,10 @@ class KeyStore:
             if hmac.compare_digest(digest, str(entry.get("sha256", ""))):
                 found = _key(name, entry)
         return found
+
+
+def bind_refusal(keys: KeyStore, host: str) -> str | None:
+    """Why the API may not listen on ``host`` (no key exists and it is not loopback), or None."""
+    if is_loopback(host) or keys.exists():
+        return None
+    return OPEN_BIND.format(host=host)

@@ -18,7 +18,7 @@ import sys
 from typing import Any
 
 from rag.access import EVERY_KB, ROLES
-from rag.apikeys import KeyStore
+from rag.apikeys import KeyStore, bind_refusal
 from rag.config import Settings
 from rag.users import UserStore
 
@@ -119,6 +119,10 @@ def _users(args: argparse.Namespace, store: UserStore) -> int:
 def run_admin(args: argparse.Namespace, settings: Settings) -> int:
     """Run serve, keys or users; returns the exit code (ValueError etc. are reported by the caller)."""
     if args.command == "serve":
+        refusal = bind_refusal(KeyStore(settings.data_dir), args.host)
+        if refusal:  # said before the server's heavy imports
+            print(f"error: {refusal}", file=sys.stderr)
+            return 2
         from rag.server.serve import serve
 
         return serve(settings, args.host, args.port)

@@ -7,12 +7,10 @@ Once a key exists, every request needs a valid one, from anywhere.
 
 from __future__ import annotations
 
-import ipaddress
-
 from fastapi import Depends, Request
 
 from ingest.store import list_knowledge_bases
-from rag.access import LOCAL, Action, Principal, allowed
+from rag.access import LOCAL, Action, Principal, allowed, is_loopback
 from rag.server.errors import ApiError
 from rag.server.state import ServerState, get_state
 
@@ -24,20 +22,6 @@ VERBS: dict[Action, str] = {
     "manage": "create or delete",
     "configure": "configure the model of",
 }
-
-
-def is_loopback(host: str | None) -> bool:
-    """Whether ``host`` (an address or 'localhost') is this machine's loopback interface."""
-    if host is None:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    mapped = getattr(address, "ipv4_mapped", None)
-    return (mapped or address).is_loopback
 
 
 def authenticate(request: Request, state: ServerState = Depends(get_state)) -> Principal:  # noqa: B008

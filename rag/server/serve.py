@@ -4,30 +4,18 @@ from __future__ import annotations
 
 import sys
 
-from rag.apikeys import KeyStore
+from rag.apikeys import KeyStore, bind_refusal
 from rag.config import Settings
-from rag.server.auth import is_loopback
 
-OPEN_BIND = (
-    "refusing to listen on {host}: no API key exists, so anyone on the network could read and change "
-    "every knowledge base. Create a key first (python -m rag keys create --name NAME), or listen on 127.0.0.1."
-)
 NO_AUTH = (
     "no API key exists: serving WITHOUT authentication, to this machine only. "
     "Create one (python -m rag keys create --name NAME) and every request will need it."
 )
 
 
-def bind_refusal(settings: Settings, host: str) -> str | None:
-    """Why the API may not listen on ``host`` (no key, not loopback), or None when it may."""
-    if is_loopback(host) or KeyStore(settings.data_dir).exists():
-        return None
-    return OPEN_BIND.format(host=host)
-
-
 def serve(settings: Settings, host: str, port: int) -> int:
     """Build the default knowledge base if needed, load the model once, serve until stopped."""
-    refusal = bind_refusal(settings, host)
+    refusal = bind_refusal(KeyStore(settings.data_dir), host)
     if refusal:
         print(f"error: {refusal}", file=sys.stderr)
         return 2
