@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 
-import httpx
 import openai
 import pytest
-from conftest import CORPUS, REPO, cli_env
+from api_server import serving
+from conftest import REPO, cli_env
 from openai import OpenAI
 
 from rag.config import Settings
@@ -31,34 +26,6 @@ def rag(settings: Settings, *args: str, stdin: str | None = None) -> subprocess.
         text=True,
         timeout=120,
     )
-
-
-@contextlib.contextmanager
-def serving(settings: Settings, key: str, *args: str) -> Iterator[str]:
-    port = free_port()
-    env = {**cli_env(settings), "KBA_SAMPLE_DOCS_DIR": str(CORPUS)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "rag", "serve", "--port", str(port), *args],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and server.poll() is None:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/models", headers={"Authorization": f"Bearer {key}"}).status_code == 200:
-                    break
-            time.sleep(0.2)
-        assert server.poll() is None, server.stdout.read() if server.stdout else ""
-        yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(10)
 
 
 def test_keys_then_serve_then_the_openai_client(settings: Settings, built_kb: str) -> None:
