@@ -17,6 +17,7 @@ from bench.common import read_json
 from bench.report_sections import (
     ingest_section,
     latency_section,
+    load_section,
     memory_section,
     packing_section,
     quality_section,
@@ -89,6 +90,7 @@ def write_report(out: Path, path: Path) -> None:
     quality, ingest = read_json(out / "quality.json"), read_json(out / "ingest.json")
     latency, memory = read_json(out / "latency.json"), read_json(out / "memory.json")
     packing, removal = read_json(out / "packing.json"), read_json(out / "removal.json")
+    load = read_json(out / "load.json")
     plots = report_plots.draw(out, quality, ingest, latency)
     rel = {name: Path(os.path.relpath(p, path.parent)).as_posix() for name, p in plots.items()}
     lines = _header(out, machine, run)
@@ -102,5 +104,7 @@ def write_report(out: Path, path: Path) -> None:
     ):
         lines += ["", f"## {title}", ""]
         lines += section(data, rel) if data else ["Not run (no JSON in the results folder)."]
-    lines += ["", *_llm_section(out), ""]
+    lines += ["", *_llm_section(out), "", "## 8. Many clients on one API server", ""]
+    lines += load_section(load, rel) if load else ["Not run (no JSON in the results folder)."]
+    lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")
