@@ -10,7 +10,7 @@ import httpx
 import pytest
 from api_server import running_api
 
-from ingest.pipeline import open_kb
+from ingest.pipeline import IncomingFile, add_files, open_kb, rebuild
 from rag.apikeys import KeyStore
 from rag.config import Settings
 
@@ -167,3 +167,13 @@ def test_uploads_left_by_a_failed_ingest_are_cleaned(client: httpx.Client, setti
     job = _finished(client, _upload(client, "corpus", ("empty.md", b"   \n")).json())
     assert [f["file"] for f in job["failures"]] == ["empty.md"] and job["result"]["added"] == []
     assert not any(Path(settings.data_dir / ".uploads").iterdir())
+
+
+def test_a_knowledge_base_rebuilt_by_another_process_is_reopened(client: httpx.Client, settings: Settings) -> None:
+    assert client.post("/kbs/corpus/search", json={"query": "conda"}).json()["data"]  # opened by the server
+    rebuild(settings, "corpus")  # as the app or the CLI would: a new folder swapped in
+    note = settings.data_dir.parent / "长颈鹿.md"
+    note.write_text("# 笔记\n\n紫色长颈鹿住在命令行里。", encoding="utf-8")
+    add_files(settings, "corpus", [IncomingFile("长颈鹿.md", note)])
+    found = client.post("/kbs/corpus/search", json={"query": "紫色长颈鹿", "top_k": 1}).json()["data"]
+    assert found[0]["path"] == "长颈鹿.md"
