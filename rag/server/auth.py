@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 from ingest.store import list_knowledge_bases
 from rag.access import LOCAL, Action, Principal, allowed, is_loopback
 from rag.server.errors import ApiError
-from rag.server.state import ServerState, get_state
+from rag.server.state import STATE, ServerState
 
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
 HOW_TO_GET_A_KEY = "create one with: python -m rag keys create --name NAME"
@@ -24,7 +24,7 @@ VERBS: dict[Action, str] = {
 }
 
 
-def authenticate(request: Request, state: ServerState = Depends(get_state)) -> Principal:  # noqa: B008
+def authenticate(request: Request, state: ServerState = STATE) -> Principal:
     """FastAPI dependency: the caller as a Principal, or 401."""
     header = request.headers.get("authorization", "")
     if not state.keys.exists():
@@ -67,3 +67,7 @@ def require_kb(state: ServerState, principal: Principal, kb: str, action: Action
     if kb not in list_knowledge_bases(state.settings.data_dir):
         raise ApiError(404, f"knowledge base '{kb}' does not exist", "kb_not_found")
     state.reopen_if_replaced(kb)
+
+
+CALLER = Depends(authenticate)
+"""The Principal parameter default of every route."""

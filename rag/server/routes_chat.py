@@ -12,7 +12,7 @@ import itertools
 import threading
 from collections.abc import Callable, Iterator
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from ingest.store import list_knowledge_bases
@@ -20,11 +20,11 @@ from rag.access import Principal, readable
 from rag.chain import AnswerEvent
 from rag.llm.factory import FALLBACK_NOTE
 from rag.options import answer_usage
-from rag.server.auth import authenticate, require_kb
+from rag.server.auth import CALLER, require_kb
 from rag.server.errors import ApiError
 from rag.server.limits import Ticket
 from rag.server.openai_format import DONE, ChatRequest, Envelope, sse
-from rag.server.state import ServerState, get_state
+from rag.server.state import STATE, ServerState
 from rag.types import Answer
 
 router = APIRouter(tags=["OpenAI-compatible"])
@@ -32,8 +32,8 @@ router = APIRouter(tags=["OpenAI-compatible"])
 
 @router.get("/v1/models", summary="The knowledge bases this key may read, one model each")
 def list_models(
-    state: ServerState = Depends(get_state),  # noqa: B008
-    principal: Principal = Depends(authenticate),  # noqa: B008
+    state: ServerState = STATE,
+    principal: Principal = CALLER,
 ) -> dict:
     names = readable(principal, list_knowledge_bases(state.settings.data_dir))
     data = [{"id": name, "object": "model", "created": 0, "owned_by": "kb-assistant"} for name in names]
@@ -75,8 +75,8 @@ def _stream(
 @router.post("/v1/chat/completions", summary="Answer from a knowledge base, with its sources", response_model=None)
 def chat_completions(
     body: ChatRequest,
-    state: ServerState = Depends(get_state),  # noqa: B008
-    principal: Principal = Depends(authenticate),  # noqa: B008
+    state: ServerState = STATE,
+    principal: Principal = CALLER,
 ) -> JSONResponse | StreamingResponse:
     question, history, options = body.conversation()
     kb = body.model

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from ingest.pipeline import IngestReport
 from rag.access import Principal
-from rag.server.auth import authenticate, require
+from rag.server.auth import CALLER, require
 from rag.server.errors import ApiError
-from rag.server.state import JobRecord, ServerState, get_state
+from rag.server.state import STATE, JobRecord, ServerState
 
 router = APIRouter(tags=["Jobs"])
 
@@ -54,8 +54,8 @@ def job_payload(record: JobRecord) -> dict[str, Any]:
 @router.get("/v1/jobs/{job_id}", summary="Progress and result of an upload or rebuild")
 def get_job(
     job_id: str,
-    state: ServerState = Depends(get_state),  # noqa: B008
-    principal: Principal = Depends(authenticate),  # noqa: B008
+    state: ServerState = STATE,
+    principal: Principal = CALLER,
 ) -> dict[str, Any]:
     record = state.jobs.get(job_id)
     if record is None:

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import asdict
 
 import anyio
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from python_multipart.exceptions import ParseError
@@ -21,15 +21,13 @@ from ingest.pipeline import IngestReport, add_files, create_kb, delete_kb, open_
 from ingest.store import list_knowledge_bases
 from rag.access import Principal, readable
 from rag.jobs import Job
-from rag.server.auth import authenticate, require, require_kb
+from rag.server.auth import CALLER, require, require_kb
 from rag.server.errors import ApiError
 from rag.server.routes_jobs import job_payload
-from rag.server.state import ServerState, get_state
+from rag.server.state import STATE, ServerState
 from rag.server.uploads import NotMultipart, UploadTooLarge, stage_multipart
 
 router = APIRouter(tags=["Knowledge bases"])
-STATE = Depends(get_state)
-CALLER = Depends(authenticate)
 
 
 class NewKnowledgeBase(BaseModel):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from rag.access import Principal
-from rag.server.auth import authenticate, require_kb
-from rag.server.state import ServerState, get_state
+from rag.server.auth import CALLER, require_kb
+from rag.server.state import STATE, ServerState
 from rag.types import RetrievedChunk
 
 router = APIRouter(tags=["Search"])
@@ -42,8 +42,8 @@ def result_payload(rank: int, result: RetrievedChunk) -> dict:
 def search(
     kb: str,
     body: SearchRequest,
-    state: ServerState = Depends(get_state),  # noqa: B008
-    principal: Principal = Depends(authenticate),  # noqa: B008
+    state: ServerState = STATE,
+    principal: Principal = CALLER,
 ) -> dict:
     require_kb(state, principal, kb)
     results = state.assistant.retriever(kb).ranked(body.query, body.top_k)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from ingest.store import DB_NAME
 from rag.apikeys import KeyStore
@@ -82,3 +82,7 @@ class ServerState:
 def get_state(request: Request) -> ServerState:
     """FastAPI dependency: the app's ServerState."""
     return request.app.state.kba
+
+
+STATE = Depends(get_state)
+"""The ServerState parameter default of every route."""
