@@ -31,7 +31,16 @@ import psutil
 import uvicorn
 
 from bench.cache import cached_embedders
-from bench.common import BENCH_QUESTIONS, CORPUS, REPO, RunOptions, load_average, percentiles, write_json
+from bench.common import (
+    BENCH_QUESTIONS,
+    CORPUS,
+    REPO,
+    RunOptions,
+    load_average,
+    machine_info,
+    percentiles,
+    write_json,
+)
 from ingest.pipeline import build_from_folder
 from rag.chain import Assistant
 from rag.config import Settings
@@ -252,6 +261,7 @@ def run(opts: RunOptions) -> dict[str, Any]:
         if opts.quick
         else "python -m rag serve, its own process",
         "runs": runs,
+        "cpu": f"{machine_info()['cpu_model']}, {machine_info()['usable_cores']} usable cores",
         "load_average": {"start": started_load, "end": load_average()},
     }
     write_json(opts.out / "load.json", result)

@@ -289,7 +289,9 @@ def load_section(d: dict[str, Any], plots: dict[str, str]) -> Lines:
         f"{d['embedder']} embedder). The fake LLM is tests/fake_openai_server.py streaming {d['fake_llm_pieces']} "
         "pieces without delay, so its rows measure this server's overhead, not a model's speed. Baseline: the same "
         "threads calling the in-process `Assistant.stream` (bench/load.py). Latency is request to last byte; TTFB "
-        "request to the first text chunk.",
+        f"request to the first text chunk. On {d.get('cpu', 'the machine above')}, clients and server alike; load "
+        f"average {d['load_average']['start'][0]:g} at the start and {d['load_average']['end'][0]:g} at the end "
+        "(the 16 client threads count too).",
         "",
         "| backend | through | answers/s | latency p50 / p95 (ms) | TTFB p50 / p95 (ms) | errors | server RSS MB "
         "(warm / peak) |",
