@@ -17,6 +17,7 @@ from bench.common import read_json
 from bench.report_sections import (
     ingest_section,
     latency_section,
+    load_section,
     memory_section,
     packing_section,
     quality_section,
@@ -70,7 +71,7 @@ def _header(out: Path, machine: dict[str, Any] | None, run: dict[str, Any] | Non
 
 def _llm_section(out: Path) -> list[str]:
     lines = [
-        "## 8. LLM speed",
+        "## 9. LLM speed",
         "",
         "Not measured by this run: it needs a GPU and none was available (see `gpu` above). "
         "`python bench/llm_speed.py` (another engineer's script) measures ChatGLM2-6B's time to first token at "
@@ -91,6 +92,7 @@ def write_report(out: Path, path: Path) -> None:
     latency, memory = read_json(out / "latency.json"), read_json(out / "memory.json")
     packing, removal = read_json(out / "packing.json"), read_json(out / "removal.json")
     upload = read_json(out / "upload.json")
+    load = read_json(out / "load.json")
     plots = report_plots.draw(out, quality, ingest, latency)
     rel = {name: Path(os.path.relpath(p, path.parent)).as_posix() for name, p in plots.items()}
     lines = _header(out, machine, run)
@@ -102,6 +104,7 @@ def write_report(out: Path, path: Path) -> None:
         ("5. Context packing", packing, packing_section),
         ("6. Removing a document", removal, removal_section),
         ("7. A 150 MB upload", upload, upload_section),
+        ("8. Many clients on one API server", load, load_section),
     ):
         lines += ["", f"## {title}", ""]
         lines += section(data, rel) if data else ["Not run (no JSON in the results folder)."]

@@ -278,3 +278,39 @@ def removal_section(r: dict[str, Any], plots: dict[str, str]) -> Lines:
         f"same store in the same run. Tombstones after one removal: {r['tombstones_after_removal']}; the graph "
         f"is rebuilt when they pass {100 * r['max_dead_fraction']:.0f} % of it.",
     ]
+
+
+def load_section(d: dict[str, Any], plots: dict[str, str]) -> Lines:
+    """Many clients on one API server against the same clients on the in-process Assistant."""
+    lines = [
+        f"{d['clients']} clients at once, each asking {d['questions_per_client']} bench questions in turn, streamed "
+        f"through the stock `openai` client to one API server ({d['server']}; {d['api_max_concurrent']} answers "
+        f"written at once, {d['api_max_queued']} waiting), over the shared corpus ({d['kb_chunks']} chunks, "
+        f"{d['embedder']} embedder). The fake LLM is tests/fake_openai_server.py streaming {d['fake_llm_pieces']} "
+        "pieces without delay, so its rows measure this server's overhead, not a model's speed. Baseline: the same "
+        "threads calling the in-process `Assistant.stream` (bench/load.py). Latency is request to last byte; TTFB "
+        f"request to the first text chunk. On {d.get('cpu', 'the machine above')}, clients and server alike; load "
+        f"average {d['load_average']['start'][0]:g} at the start and {d['load_average']['end'][0]:g} at the end "
+        "(the 16 client threads count too).",
+        "",
+        "| backend | through | answers/s | latency p50 / p95 (ms) | TTFB p50 / p95 (ms) | errors | server RSS MB "
+        "(warm / peak) |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    labels = {"extractive": "extractive", "fake_llm": "fake streaming LLM"}
+    for key, run in d["runs"].items():
+        for path, name in (("api", "HTTP API"), ("in_process", "in-process Assistant")):
+            r = run[path]
+            rss = r.get("server_rss_mb")
+            memory = f"{rss['after_warmup']:.0f} / {rss['peak']:.0f}" if rss else "–"
+            lines.append(
+                f"| {labels.get(key, key)} | {name} | {r['answers_per_s']:.1f} | {_f(r['latency']['p50_ms'], 0)} / "
+                f"{_f(r['latency']['p95_ms'], 0)} | {_f(r['ttfb']['p50_ms'], 0)} / {_f(r['ttfb']['p95_ms'], 0)} | "
+                f"{r['errors']} of {r['answers'] + r['errors']} | {memory} |"
+            )
+    ratios = [
+        f"{labels.get(k, k)} {_ratio(run['api']['answers_per_s'], run['in_process']['answers_per_s'])}"
+        for k, run in d["runs"].items()
+    ]
+    lines += ["", "Throughput over HTTP as a share of in-process: " + ", ".join(ratios) + "."]
+    return lines

@@ -1,4 +1,5 @@
-"""Command line: python -m rag ask "问题" --kb NAME | python -m rag eval --kb NAME --questions FILE.
+"""Command line: python -m rag ask "问题" --kb NAME | python -m rag eval --kb NAME --questions FILE;
+serve, keys and users (the HTTP API and the shared app) are in rag/cli_admin.py.
 
 Exit codes, as for ``python -m ingest``: 0 a complete answer (or evaluation); 1 an answer that is
 incomplete (the model failed or was cut off part-way: what was written is shown, and why); 2
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 
 from ingest.errors import KnowledgeBaseError
 from ingest.logs import route_library_logs
+from rag.cli_admin import add_commands, run_admin
 from rag.config import Settings
 from rag.types import Answer
 
@@ -35,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--questions", type=Path, required=True, help='lines of {"q": ..., "needles": [...]}')
     evaluate.add_argument("--k", type=int, default=4)
     evaluate.add_argument("--verbose", action="store_true", help="one line per question")
+    add_commands(commands)
     return parser
 
 
@@ -109,8 +112,10 @@ def run(argv: list[str] | None = None) -> int:
         print(f"error: invalid configuration (KBA_* variables or kb_assistant.toml): {reason}", file=sys.stderr)
         return 2
     route_library_logs(settings.data_dir)
-    kb = settings.default_kb if args.kb is None else args.kb
     try:
+        if args.command in ("serve", "keys", "users"):
+            return run_admin(args, settings)
+        kb = settings.default_kb if args.kb is None else args.kb
         settings.kb_dir(kb)  # validates the name: '' or 'CON' is an error, not the default
         return _ask(args, settings, kb) if args.command == "ask" else _eval(args, settings, kb)
     except (KnowledgeBaseError, ValueError, OSError) as error:

@@ -23,6 +23,7 @@ from ingest.pipeline import open_kb
 from rag.config import Settings
 from rag.context import ContextTooSmall, pack
 from rag.llm.base import LLMHandle
+from rag.options import AnswerOptions, sampling_kwargs
 from rag.prompts import CITATION, message_text
 from rag.retrieve import Retriever
 from rag.rewrite import standalone_query
@@ -157,9 +158,12 @@ class Assistant:
         history: Sequence[tuple[str, str]],
         kb_name: str,
         cancel: threading.Event | None = None,
+        options: AnswerOptions | None = None,
     ) -> Iterator[AnswerEvent]:
-        """Yield the answer's text as it is written, then the complete Answer."""
+        """Yield the answer's text as it is written, then the complete Answer (``options``: one
+        caller's sampling, answer length and extra instructions, rag.options)."""
         started = time.perf_counter()
+        options = options or AnswerOptions()
         timings = Timings()
         answer = Answer(question, "", [], [], None, timings, self.llm.label)
         if self.llm_warning:
@@ -177,7 +181,8 @@ class Assistant:
             answer.standalone_query = standalone_query(question[: self.settings.max_question_chars], history, self.llm)
             results = retriever.search(answer.standalone_query)
             timings.retrieve = time.perf_counter() - started
-            packed = pack(question, history, results, self.llm, self.settings)
+            settings = options.settings_for(self.settings)
+            packed = pack(question, history, results, self.llm, settings, options.instructions)
         except (KnowledgeBaseError, ContextTooSmall) as error:
             answer.error = str(error)
             timings.total = time.perf_counter() - started
@@ -187,9 +192,8 @@ class Assistant:
         answer.notices += packed.report.notes
         pieces: list[str] = []
         finish: str | None = None
-        stream = BoundedStream(
-            self.llm.model.stream(packed.messages), cancel, time.monotonic() + self.settings.answer_timeout_s
-        )
+        chunks = self.llm.model.stream(packed.messages, **sampling_kwargs(self.llm, options))
+        stream = BoundedStream(chunks, cancel, time.monotonic() + self.settings.answer_timeout_s)
         try:
             for chunk in stream:
                 finish = (chunk.response_metadata or {}).get("finish_reason") or finish

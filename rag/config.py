@@ -105,3 +105,23 @@ class Settings(IngestSettings):
     max_question_chars: int = Field(
         2000, ge=10, description="Longer questions are cut to this many characters, with a notice."
     )
+
+    # --- serving (the HTTP API and the shared web app) ---
+    share: bool = Field(
+        False,
+        description=(
+            "Share the web app on the network (./start.sh --share): it listens on every address and "
+            "everyone signs in (python -m rag users add, or OIDC). Off: 127.0.0.1 only, no sign-in."
+        ),
+    )
+    api_max_concurrent: int = Field(
+        16,
+        ge=1,
+        description=(
+            "Answers the HTTP API writes at once with the OpenAI-compatible and extractive backends; "
+            "the local ChatGLM2 writes one at a time whatever this says."
+        ),
+    )
+    api_max_queued: int = Field(
+        32, ge=0, description="Questions the HTTP API keeps waiting for a writer; past that it answers 429."
+    )

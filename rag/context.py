@@ -15,7 +15,7 @@ from langchain_core.messages import BaseMessage, HumanMessage
 
 from rag.config import Settings
 from rag.llm.base import LLMHandle
-from rag.prompts import INSTRUCTION, build_messages, render_source
+from rag.prompts import build_messages, render_source, system_text
 from rag.types import Citation, PackingReport, RetrievedChunk
 
 HISTORY_SHARE = 0.25
@@ -73,8 +73,10 @@ def pack(
     candidates: Sequence[RetrievedChunk],
     llm: LLMHandle,
     settings: Settings,
+    instructions: str = "",
 ) -> PackedPrompt:
-    """Fit the prompt into ``llm.context_window - settings.max_new_tokens`` tokens."""
+    """Fit the prompt into ``llm.context_window - settings.max_new_tokens`` tokens (``instructions``:
+    a caller's own, added to the system message)."""
     counter = _Counter(llm)
     window, reserve = llm.context_window, settings.max_new_tokens
     budget = window - reserve
@@ -91,7 +93,7 @@ def pack(
     if report.question_truncated:
         report.notes.append(f"问题过长，已截断 / question cut to {counter.text(question)} tokens")
 
-    base = counter.prompt(build_messages([], [], question))
+    base = counter.prompt(build_messages([], [], question, instructions))
     if base + MIN_SOURCE_TOKENS > budget and candidates:
         raise ContextTooSmall(
             f"context window of {window} tokens minus {reserve} reserved for the answer leaves {budget}; "
@@ -134,7 +136,7 @@ def pack(
         kept_tokens.insert(0, tokens)
         used += tokens + TURN_MARGIN
 
-    messages = build_messages(sources, kept, question)
+    messages = build_messages(sources, kept, question, instructions)
     total = counter.prompt(messages)
     while total > budget and (kept or len(sources) > 1):
         # Part counts are summed per piece; the exact count of the whole decides, trimming if needed.
@@ -145,7 +147,7 @@ def pack(
             sources.pop()
             source_tokens.pop()
             report.sources_dropped += 1
-        messages = build_messages(sources, kept, question)
+        messages = build_messages(sources, kept, question, instructions)
         total = counter.prompt(messages)
     if total > budget:
         raise ContextTooSmall(
@@ -156,7 +158,7 @@ def pack(
     report.history_turns_used = len(kept)
     report.history_turns_dropped = len(list(history)) - len(kept)
     report.sources_used = len(sources)
-    report.instruction_tokens = counter.text(INSTRUCTION)
+    report.instruction_tokens = counter.text(system_text(instructions))
     report.question_tokens = counter.text(question)
     report.source_tokens = sum(source_tokens)
     report.history_tokens = sum(kept_tokens)

@@ -60,3 +60,47 @@ def test_upload_then_ask_cites_the_document(server_url: str, tmp_path: Path) -> 
             expect(first).to_be_in_viewport()
         finally:
             browser.close()
+
+
+@pytest.mark.slow
+def test_shared_app_asks_for_a_login_and_a_reader_cannot_delete(tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from rag.users import UserStore
+
+    UserStore(tmp_path / "kb").add("rita", "a long enough secret", {"*": "reader"})
+    with (
+        running_app(
+            tmp_path / "kb",
+            log=tmp_path / "streamlit.log",
+            timeout_s=30,
+            KBA_EMBEDDER="hashing",
+            KBA_SAMPLE_DOCS_DIR=str(REPO / "tests" / "corpus"),
+            KBA_SHARE="1",
+        ) as url,
+        sync_playwright() as p,
+    ):
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(30_000)
+            page.goto(f"{url}/knowledge")
+            expect(page.get_by_role("heading", name="登录 / Sign in")).to_be_visible()
+            expect(page.get_by_test_id("stChatInputTextArea")).to_have_count(0)
+            page.get_by_label("用户名 / User name").fill("rita")
+            page.get_by_label("密码 / Password").fill("wrong password")
+            page.get_by_role("button", name="登录 / Sign in").click()
+            expect(page.get_by_text("Wrong user name or password")).to_be_visible()
+            page.get_by_label("用户名 / User name").fill("rita")
+            page.get_by_label("密码 / Password").fill("a long enough secret")
+            page.get_by_role("button", name="登录 / Sign in").click()
+            expect(page.get_by_text("Signed in: rita")).to_be_visible()
+
+            page.get_by_role("link", name="知识库 / Knowledge bases").click()
+            expect(page.get_by_text("You may read 'default' but not change it")).to_be_visible()
+            expect(page.get_by_role("combobox", name="选择文档 / Document")).to_be_visible()  # may browse
+            expect(page.get_by_role("button", name="删除文档 / Delete")).to_have_count(0)
+            expect(page.get_by_role("button", name="删除知识库 / Delete knowledge base")).to_have_count(0)
+            expect(page.locator('[data-testid="stFileUploader"]')).to_have_count(0)
+        finally:
+            browser.close()

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import streamlit as st
 
+from rag.access import allowed
 from rag.chain import EMPTY_QUESTION
 from rag.config import Settings
 from rag.export import Turn, conversation_markdown, history_pairs
@@ -95,6 +96,8 @@ def render() -> None:
             st.warning(EMPTY_QUESTION)
         elif kb is None:
             st.error(NO_KB)
+        elif not allowed(st.session_state["principal"], "read", kb):
+            st.error(f"你不能读取知识库 {kb}。/ You may not read knowledge base '{kb}'.")
         else:
             ask(settings, kb, question)
             pending = st.session_state[PENDING]

@@ -3,64 +3,16 @@
 Streamlit stops a script run whenever the person clicks anything (the stop button, another page).
 Running the core in a thread of its own means that click interrupts only the page drawing: the
 answer or ingest carries on, and the next run picks up its progress or its result. No Streamlit
-call is made from these threads.
+call is made from these threads. The generic Job lives in rag.jobs (the HTTP API uses it too).
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
-from typing import Any
-
 from rag.chain import Assistant
+from rag.jobs import Job
 from rag.types import Answer, Timings
 
-
-class Job:
-    """Runs ``work(job)`` in a daemon thread; ``work`` reports through the job, returns the result."""
-
-    def __init__(self, label: str, work: Callable[[Job], Any]) -> None:
-        self.label = label
-        self.cancel = threading.Event()
-        self.pieces: list[str] = []
-        self.stage: tuple[str, int, int, str] | None = None
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self.started = time.monotonic()
-        self._work = work
-        self._finished = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"kba-{label}", daemon=True)
-
-    def start(self) -> Job:
-        """Start the thread; returns the job."""
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        try:
-            self.result = self._work(self)
-        except BaseException as error:  # kept for the page to show; a thread has nobody else to tell
-            self.error = error
-        finally:
-            self._finished.set()
-
-    def progress(self, stage: str, done: int, total: int, detail: str = "") -> None:
-        """A pipeline ``progress`` callback (ingest.progress): remembers the latest report."""
-        self.stage = (stage, done, total, detail)
-
-    @property
-    def done(self) -> bool:
-        """Whether the work has finished (with a result or an error)."""
-        return self._finished.is_set()
-
-    def wait(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds; True when finished."""
-        return self._finished.wait(timeout)
-
-    def text(self) -> str:
-        """The streamed pieces so far."""
-        return "".join(self.pieces)
+__all__ = ["Job", "answer_job"]
 
 
 def answer_job(assistant: Assistant, question: str, history: list[tuple[str, str]], kb: str) -> Job:

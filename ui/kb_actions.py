@@ -1,7 +1,8 @@
 """Button callbacks of the knowledge-base page: they run before the page is drawn.
 
 Uploads and rebuilds go to a background job (ui.jobs), so a click elsewhere never cuts an ingest
-short; the quick changes (create, delete) run here and leave a message for the page.
+short; the quick changes (create, delete) run here and leave a message for the page. Each
+callback checks the session's permission itself (ui.auth.permitted): hidden buttons are not a check.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ingest.errors import KnowledgeBaseError
 from ingest.pipeline import IngestReport, add_files, create_kb, delete_kb, rebuild, remove_documents
 from ingest.uploads import new_staging_folder, stage_uploads
 from rag.config import Settings
+from ui.auth import permitted
 from ui.jobs import Job
 from ui.resources import assistant_pool, ingest_registry
 from ui.widgets import flash
@@ -34,6 +36,8 @@ def _start(settings: Settings, kb: str, kind: str, work: Callable[[Job], IngestR
 
 def start_upload(settings: Settings, kb: str, uploader_key: str) -> None:
     """Add button callback: stage the uploaded files and ingest them in the background."""
+    if not permitted(settings, "write", kb, f"upload to {kb}"):
+        return
     files = st.session_state.get(uploader_key) or []
     folder = new_staging_folder(settings.data_dir)
     max_bytes = int(settings.max_file_mb * 2**20)
@@ -52,6 +56,8 @@ def start_upload(settings: Settings, kb: str, uploader_key: str) -> None:
 
 def start_rebuild(settings: Settings, kb: str) -> None:
     """Rebuild button callback: re-parse and re-embed every document in the background."""
+    if not permitted(settings, "write", kb, f"rebuild {kb}"):
+        return
     pool = assistant_pool()
 
     def work(job: Job) -> IngestReport:
@@ -67,6 +73,8 @@ def start_rebuild(settings: Settings, kb: str) -> None:
 def create(settings: Settings) -> None:
     """Create button callback: a new, empty knowledge base, selected at once."""
     name = st.session_state.get("new_kb_name", "").strip()
+    if not permitted(settings, "manage", name, f"create {name}"):
+        return
     try:
         create_kb(settings, name).close()
     except KnowledgeBaseError as error:
@@ -80,6 +88,8 @@ def create(settings: Settings) -> None:
 def confirmed_delete(settings: Settings) -> None:
     """Confirm button callback: delete the document or knowledge base the person confirmed."""
     kind, kb, name = st.session_state.pop(CONFIRM)
+    if not permitted(settings, "write" if kind == "doc" else "manage", kb, f"delete {name}"):
+        return
     if ingest_registry().running(settings, kb) is not None:
         flash("warning", BUSY.format(kb=kb))
         return

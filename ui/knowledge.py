@@ -1,7 +1,8 @@
 """Knowledge-base page: create and delete knowledge bases, upload, list, preview, delete, rebuild.
 
 Run by st.navigation from app.py (as ``__main__``); importable for its functions. The changes
-themselves happen in the button callbacks of ui.kb_actions.
+themselves happen in the button callbacks of ui.kb_actions (which check permissions again); here
+a reader sees no upload, delete or rebuild controls (rag.access).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ingest.errors import KnowledgeBaseError
 from ingest.loaders import SUPPORTED_EXTENSIONS
 from ingest.pipeline import IngestReport, open_kb
 from ingest.uploads import report_summary, upload_results
+from rag.access import Principal, allowed
 from rag.config import Settings
 from ui.jobs import Job
 from ui.kb_actions import CONFIRM, INGEST, ROUND, confirmed_delete, create, start_rebuild, start_upload
@@ -73,8 +75,11 @@ def _ingest_status(settings: Settings, kb: str) -> None:
         st.table(rows, hide_index=True, border="horizontal")
 
 
-def _upload(settings: Settings, kb: str) -> None:
+def _upload(settings: Settings, kb: str, principal: Principal) -> None:
     st.subheader("上传文件 / Upload files")
+    if not allowed(principal, "write", kb):
+        st.info(f"你可以查看 {kb}，但不能修改。/ You may read '{kb}' but not change it.")
+        return
     key = f"uploader_{st.session_state.get(ROUND, 0)}"
     files = st.file_uploader(
         f"支持 / Supported: {', '.join(SUPPORTED_EXTENSIONS)} · 单个文件最大 / max {settings.max_file_mb:g} MB",
@@ -93,13 +98,15 @@ def _upload(settings: Settings, kb: str) -> None:
     _ingest_status(settings, kb)
 
 
-def _documents(settings: Settings, kb: str) -> None:
+def _documents(settings: Settings, kb: str, principal: Principal) -> None:
     st.subheader("文档 / Documents")
+    writer = allowed(principal, "write", kb)
     try:
         handle = open_kb(settings, kb)
     except KnowledgeBaseError as error:
         st.error(str(error))
-        st.button("重建索引 / Rebuild index", key="rebuild_broken", on_click=start_rebuild, args=(settings, kb))
+        if writer:
+            st.button("重建索引 / Rebuild index", key="rebuild_broken", on_click=start_rebuild, args=(settings, kb))
         return
     try:
         docs, stats = handle.documents(), handle.stats()
@@ -125,7 +132,8 @@ def _documents(settings: Settings, kb: str) -> None:
         name = st.selectbox("选择文档 / Document", [doc.name for doc in docs], key="doc_pick")
         preview, delete, _ = st.columns([1.9, 1.5, 2.6])
         show = preview.toggle("预览分块 / Preview chunks", key="doc_preview")
-        _delete_button(settings, delete, "删除文档 / Delete", ":material/delete:", ("doc", kb, name))
+        if writer:
+            _delete_button(settings, delete, "删除文档 / Delete", ":material/delete:", ("doc", kb, name))
         if show:
             for chunk in handle.chunks_of(name)[:100]:
                 with st.container(border=True):
@@ -135,9 +143,12 @@ def _documents(settings: Settings, kb: str) -> None:
         handle.close()
 
 
-def _manage(settings: Settings, kb: str | None) -> None:
+def _manage(settings: Settings, kb: str | None, principal: Principal) -> None:
+    creator = "admin" in principal.roles.values()  # may create the knowledge bases they are admin of
+    if not creator and (kb is None or not allowed(principal, "write", kb)):
+        return
     st.subheader("管理 / Manage")
-    if kb is not None:
+    if kb is not None and allowed(principal, "write", kb):
         st.button(
             "重建索引 / Rebuild index",
             icon=":material/refresh:",
@@ -147,10 +158,11 @@ def _manage(settings: Settings, kb: str | None) -> None:
             help="用当前设置重新解析并向量化全部文档 / Re-parse and re-embed every document with the current settings",
         )
     new, delete = st.columns(2)
-    with new:
-        st.text_input("新知识库名称 / New knowledge base name", key="new_kb_name", placeholder="project_docs")
-        st.button("创建 / Create", icon=":material/add:", key="create_kb", on_click=create, args=(settings,))
-    if kb is not None:
+    if creator:
+        with new:
+            st.text_input("新知识库名称 / New knowledge base name", key="new_kb_name", placeholder="project_docs")
+            st.button("创建 / Create", icon=":material/add:", key="create_kb", on_click=create, args=(settings,))
+    if kb is not None and allowed(principal, "manage", kb):
         with delete:
             st.caption(f"删除当前知识库 / Delete the current knowledge base: **{kb}**")
             _delete_button(
@@ -162,15 +174,16 @@ def render() -> None:
     """The whole page."""
     settings: Settings = st.session_state["settings"]
     kb: str | None = st.session_state.get("current_kb")
+    principal: Principal = st.session_state["principal"]
     st.title("知识库管理 / Knowledge bases")
     show_flashes()
     if kb is None:
         st.info("还没有知识库：在下面创建一个。/ No knowledge base yet: create one below.")
     else:
         st.caption(f"当前知识库 / Current knowledge base: **{kb}** (在侧栏切换 / switch in the sidebar)")
-        _upload(settings, kb)
-        _documents(settings, kb)
-    _manage(settings, kb)
+        _upload(settings, kb, principal)
+        _documents(settings, kb, principal)
+    _manage(settings, kb, principal)
 
 
 if __name__ == "__main__":
