@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import groupby
 
+from ingest.code_splitter import split_code
 from ingest.types import ChunkText, Section
 
 _CLOSE = "\"'”’)\\]）」』】》"
@@ -159,8 +161,19 @@ def split_sections(sections: Sequence[Section], chunk_size: int, overlap: int) -
     Chunks hold whole sentences (a sentence longer than ``chunk_size`` alone is cut at a clause
     mark or space), repeat up to ``overlap`` characters of the previous chunk's last sentences,
     and never span two sections with a different page or heading; each carries its section's
-    page and heading. Empty sections give no chunks.
+    page and heading. Empty sections give no chunks. Code and config sections are cut along
+    their syntax instead (code_splitter.split_code), without overlap.
     """
+    chunks: list[ChunkText] = []
+    for is_code, run in groupby(sections, key=lambda s: s.kind in {"code", "config"}):
+        if is_code:
+            chunks += [c for s in run for c in split_code(s.text, s.language, s.kind, chunk_size, s.first_line or 1)]
+        else:
+            chunks += _split_prose(list(run), chunk_size, overlap)
+    return chunks
+
+
+def _split_prose(sections: Sequence[Section], chunk_size: int, overlap: int) -> list[ChunkText]:
     merged: list[tuple[str, int | None, str | None]] = []
     for section in sections:
         if merged and merged[-1][1:] == (section.page, section.heading):
