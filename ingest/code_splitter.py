@@ -122,6 +122,7 @@ class _Cutter:
                 del group[:count]
                 named, alone = any(g.name for g in group), any(self._alone(g) for g in group)
 
+        split_statement = False  # the last piece ends a statement split in two: more statements may follow on
         for part in parts:
             if not self.fits(part.first, part.last):
                 split = self._split(part, path, depth, label)
@@ -130,14 +131,10 @@ class _Cutter:
                     group.clear()
                 flush(len(group))
                 pieces += split
+                split_statement = part.name is None
                 continue
-            if (
-                not group
-                and pieces
-                and pieces[-1][3] is None
-                and self._closer(part)
-                and self.fits(pieces[-1][0], part.last)
-            ):
+            follows = self._closer(part) or (split_statement and part.name is None)
+            if not group and pieces and pieces[-1][3] is None and follows and self.fits(pieces[-1][0], part.last):
                 pieces[-1] = (pieces[-1][0], part.last, *pieces[-1][2:])  # the "end" after a split class
                 continue
             while group and (count := self._cut(group, part, named, alone)):
@@ -161,7 +158,8 @@ class _Cutter:
         """How many of ``group`` (which holds a named part, one that must stay alone) to emit before
         ``part``: all when a named part over half a chunk would share a chunk with another named one
         (unnamed lines, such as a closing brace or the class line before it, go with anything); none
-        when ``part`` joins the group; else up to the last blank line in the chunk's second half."""
+        when ``part`` joins the group; else up to the last blank line in the chunk's second half, if
+        the rest goes on with ``part`` (a "for" line left alone had better close the chunk before)."""
         if part.name is not None and (alone or (named and self._alone(part))):
             return len(group)
         if self.fits(group[0].first, part.last):
@@ -169,8 +167,8 @@ class _Cutter:
         for count in range(len(group) - 1, 0, -1):
             if 2 * self.size(group[0].first, group[count - 1].last) < self.limit:
                 break
-            if group[count].first > group[count - 1].last + 1:
-                return count
+            if group[count].first > group[count - 1].last + 1:  # a blank line: cut there if what is left
+                return count if self.fits(group[count].first, part.last) else len(group)  # can go on with part
         return len(group)
 
     def _heading(self, group: list[Member], path: tuple[str, ...], head: int | None, label: str | None) -> str | None:
@@ -181,7 +179,8 @@ class _Cutter:
         names = [g.name for g in group if g.name and (not own or g.last > g.first or Syntax.defines(g.node))]
         names = list(dict.fromkeys(names))
         if names:
-            path += (", ".join(names[:3]) + (" …" if len(names) > 3 else ""),)
+            shown = 1 + sum(1 for k in range(1, min(3, len(names))) if len(", ".join(names[: k + 1])) <= 80)
+            path += (", ".join(names[:shown]) + (" …" if len(names) > shown else ""),)
         return _SEP.join(path) or None
 
     def _split(self, part: Member, path: tuple[str, ...], depth: int, label: str | None) -> list[_Piece]:

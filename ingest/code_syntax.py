@@ -114,9 +114,11 @@ class Syntax:
         (``scope`` false) only definitions are named, so statements stay anonymous."""
         if node.type in _NAMED_BY_LINE:
             return " ".join(self.rows[node.start_point[0]].decode("utf-8", "replace").split()).rstrip("{ ")[:80]
-        if node.type in _TRANSPARENT or _CONTAINER.search(node.type):
-            return None
-        if not (_NAMEABLE if scope else _DEFINITION).search(node.type):
+        if (
+            node.type in _TRANSPARENT
+            or _CONTAINER.search(node.type)
+            or not (_NAMEABLE if scope else _DEFINITION).search(node.type)
+        ):
             return None
         for _ in range(6):
             for field in _NAME_FIELDS:
