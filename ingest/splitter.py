@@ -14,9 +14,12 @@ import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import groupby
 
+from ingest.code_splitter import split_code
 from ingest.types import ChunkText, Section
 
+TABLE_HEADER_LINES = 2
 _CLOSE = "\"'”’)\\]）」』】》"
 _SENT_END = re.compile(rf"(?:[。！？；][。！？；!?]*|[.!?]+(?=[\s{_CLOSE}]|$))[{_CLOSE}]*")
 _ABBREV = re.compile(r"\b(?:e\.g|i\.e|etc|vs|cf|Mr|Mrs|Dr|No|Fig)\.\Z")
@@ -161,8 +164,19 @@ def split_sections(sections: Sequence[Section], chunk_size: int, overlap: int) -
     mark or space), repeat up to ``overlap`` characters of the previous chunk's last sentences,
     and never span two sections with a different page or heading; each carries its section's
     page, heading, kind and OCR flag, and, when the section knows the line it starts on, the
-    chunk's own first and last line. Empty sections give no chunks.
+    chunk's own first and last line. Empty sections give no chunks. Code and config sections are
+    cut along their syntax instead (code_splitter.split_code), without overlap.
     """
+    chunks: list[ChunkText] = []
+    for is_code, run in groupby(sections, key=lambda s: s.kind in {"code", "config"}):
+        if is_code:
+            chunks += [c for s in run for c in split_code(s.text, s.language, s.kind, chunk_size, s.first_line or 1)]
+        else:
+            chunks += _split_prose(list(run), chunk_size, overlap)
+    return chunks
+
+
+def _split_prose(sections: Sequence[Section], chunk_size: int, overlap: int) -> list[ChunkText]:
     merged: list[Section] = []
     for section in sections:
         last = merged[-1] if merged else None
@@ -180,11 +194,13 @@ def _same_place(a: Section, b: Section) -> bool:
 def _chunks_of(section: Section, chunk_size: int, overlap: int) -> list[ChunkText]:
     text = section.text
     newlines = [i for i, ch in enumerate(text) if ch == "\n"] if section.first_line is not None else []
+    # A block of sheet rows starts with the header row and the |---| line, which are not its rows.
+    skip = TABLE_HEADER_LINES if section.kind == "table" else 0
     chunks = []
     for start, end in split_text_spans(text, chunk_size, overlap):
         lines = None
         if section.first_line is not None:
-            first = section.first_line + bisect.bisect_left(newlines, start)
-            lines = (first, section.first_line + bisect.bisect_left(newlines, end - 1))
+            first = section.first_line + max(0, bisect.bisect_left(newlines, start) - skip)
+            lines = (first, max(first, section.first_line + bisect.bisect_left(newlines, end - 1) - skip))
         chunks.append(ChunkText(text[start:end], section.page, section.heading, lines, section.kind, section.ocr))
     return chunks

@@ -5,6 +5,10 @@ One module per family of formats (text.py holds the decoding they share):
     prose.py    .txt .md .markdown .html .htm
     pdf.py      .pdf (text layer)
     office.py   .docx
+    code.py     source code: .py .js .ts .java .go .c .cpp .cs .rs .php .rb .kt .sh .sql and more;
+                config: .toml .yaml .json .ini .cfg .xml .properties, Dockerfile, Makefile,
+                CMakeLists.txt, requirements*.txt, Pipfile, .editorconfig; an extensionless
+                script by its #! line (python, sh/bash, node, ruby, php, perl)
 
 Nothing here executes or unpickles anything: files are read as bytes and handed to parsers that
 only read.
@@ -16,13 +20,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ingest.errors import UnsupportedFile
+from ingest.loaders.code import CODE_EXTENSIONS, language_of, load_code
 from ingest.loaders.office import load_docx
 from ingest.loaders.pdf import load_pdf
 from ingest.loaders.prose import load_html, load_markdown, load_txt
 from ingest.loaders.text import decode_text, human_size, normalize_text
 from ingest.types import Section
 
-__all__ = ["SUPPORTED_EXTENSIONS", "decode_text", "load_document", "normalize_text", "parse_document"]
+__all__ = ["SUPPORTED_EXTENSIONS", "decode_text", "is_supported", "load_document", "normalize_text", "parse_document"]
 
 Loader = Callable[[bytes, str, int], list[Section]]
 """loader(data, name, max_bytes) -> Sections; raises UnsupportedFile with a reason."""
@@ -30,15 +35,28 @@ Loader = Callable[[bytes, str, int], list[Section]]
 _LOADERS: dict[str, Loader] = {".txt": load_txt, ".pdf": load_pdf, ".docx": load_docx}
 _LOADERS |= {".md": load_markdown, ".markdown": load_markdown, ".html": load_html, ".htm": load_html}
 
-SUPPORTED_EXTENSIONS: tuple[str, ...] = (".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm")
+_DOCUMENT_EXTENSIONS = (".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm")
+SUPPORTED_EXTENSIONS: tuple[str, ...] = _DOCUMENT_EXTENSIONS + CODE_EXTENSIONS
+"""Every extension read; code and config files are also known by whole name (Dockerfile) or #! line."""
 
 
-def _loader_for(name: str) -> Loader:
+def is_supported(name: str, head: bytes = b"") -> bool:
+    """Whether a file of this name (and, without an extension, starting with ``head``) can be read."""
+    return language_of(name, head) is not None or Path(name).suffix.lower() in _LOADERS
+
+
+def _loader_for(name: str, head: bytes = b"") -> Loader:
+    if language_of(name, head) is not None:  # before .txt: requirements.txt, CMakeLists.txt
+        return load_code
     suffix = Path(name).suffix
     loader = _LOADERS.get(suffix.lower())
     if loader is None:
         kind = f"'{suffix}'" if suffix else "with no extension"
-        raise UnsupportedFile(name, f"file type {kind} is not supported; use one of {', '.join(SUPPORTED_EXTENSIONS)}")
+        raise UnsupportedFile(
+            name,
+            f"file type {kind} is not supported; use one of {', '.join(_DOCUMENT_EXTENSIONS)} "
+            "or a source code or config file (.py, .js, .java, .go, .json, .yaml, .toml, Dockerfile, …)",
+        )
     return loader
 
 
@@ -49,7 +67,8 @@ def load_document(path: Path, max_bytes: int) -> list[Section]:
     damaged, password-protected, scanned or vanished file. The size is checked before reading.
     """
     name = path.name
-    _loader_for(name)  # an unknown type fails before anything is read
+    if Path(name).suffix:  # an unknown type fails before anything is read; a script is known by its #!
+        _loader_for(name)
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -64,9 +83,10 @@ def load_document(path: Path, max_bytes: int) -> list[Section]:
 
 
 def parse_document(name: str, data: bytes, max_bytes: int) -> list[Section]:
-    """Sections of a file already read into ``data``, its type from ``name``'s extension; the same
-    errors as load_document (for callers that need the bytes anyway, e.g. to hash them)."""
-    loader = _loader_for(name)
+    """Sections of a file already read into ``data``, its type from ``name`` (without an extension,
+    from a #! line); the same errors as load_document (for callers that need the bytes anyway,
+    e.g. to hash them)."""
+    loader = _loader_for(name, data[:256])
     if not data:
         raise UnsupportedFile(name, "file is empty")
     if len(data) > max_bytes:
