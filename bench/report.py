@@ -18,6 +18,7 @@ from bench.report_sections import (
     ingest_section,
     latency_section,
     memory_section,
+    ocr_section,
     packing_section,
     quality_section,
     removal_section,
@@ -102,5 +103,9 @@ def write_report(out: Path, path: Path) -> None:
     ):
         lines += ["", f"## {title}", ""]
         lines += section(data, rel) if data else ["Not run (no JSON in the results folder)."]
-    lines += ["", *_llm_section(out), ""]
+    lines += ["", *_llm_section(out)]
+    ocr = read_json(out / "ocr.json")
+    lines += ["", "## 8. OCR of scanned pages", ""]
+    lines += ocr_section(ocr, rel) if ocr else ["Not run (no JSON in the results folder)."]
+    lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")

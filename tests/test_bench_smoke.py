@@ -54,7 +54,8 @@ def test_quick_run_writes_sane_results(tmp_path: Path) -> None:
     machine = _load(out, "machine.json")
     assert machine["logical_cores"] >= 1 and machine["ram_gb"] > 0 and machine["gpu"] == "none"
     run = _load(out, "run.json")
-    assert run["quick"] and set(run["part_seconds"]) == {"quality", "ingest", "latency", "memory", "packing", "removal"}
+    parts = {"quality", "ingest", "latency", "memory", "packing", "removal", "ocr"}
+    assert run["quick"] and set(run["part_seconds"]) == parts
 
     quality = _load(out, "quality.json")
     assert quality["needles_verified"] and quality["questions"]["paraphrase"] >= 20
@@ -97,6 +98,12 @@ def test_quick_run_writes_sane_results(tmp_path: Path) -> None:
         assert row["pack"]["over_budget"] == 0 and _unit(row["naive"]["overflow_rate"])
         assert row["pack"]["mean_total_tokens"] <= row["budget"]
 
+    ocr = _load(out, "ocr.json")
+    assert ocr["pages"] == 2 and [row["page"] for row in ocr["per_page"]] == [1, 2] and ocr["pages_per_s"] > 0
+    assert ocr["recovered_overall"] >= 0.9 and all(_unit(row["recovered"]) for row in ocr["per_page"])
+    assert ocr["warnings"] == []
+
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "## 1. Retrieval quality" in report and "## 6. Removing a document" in report and "## 7. LLM speed" in report
+    assert "## 8. OCR of scanned pages" in report
     assert all((out / f"{name}.png").stat().st_size > 0 for name in ("quality", "latency", "ingest"))

@@ -12,10 +12,11 @@ from ingest.loaders.text import normalize_text
 from ingest.types import Section
 
 SCAN_DPI = 200
-"""Resolution scanned pages are rendered at. Body text (10-12 pt) comes out 28-33 pixels tall, close
-to the 48-pixel lines the recogniser reads, and an A4 page (1654 × 2339) about the engine's own
-2000-pixel limit; 300 dpi would only be shrunk back to that, at twice the rendering cost. Pages are
-never rendered larger than MAX_SIDE pixels, which also bounds the memory of a page with a huge MediaBox."""
+"""Resolution scanned pages are rendered at: that of most office scanners. Pages are never rendered
+larger than MAX_SIDE pixels (the engine would shrink them to that anyway), so A4 and Letter come out
+at about 171 dpi, where 7-pt print is still 17 pixels tall; 300 dpi would buy nothing, and a page
+with a huge MediaBox cannot exhaust memory. On the bench's synthetic 7-pt pages (bench/ocr.py)
+100 dpi read as well and cost about 30 % less CPU; 200 is kept for real scans, which are blurrier."""
 
 MIN_TEXT_CHARS = 20
 """A page whose text layer has fewer non-space characters than this (a page number, a scanner's
