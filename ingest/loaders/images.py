@@ -37,7 +37,7 @@ def load_image(
         progress(0, total)
     for index in range(total):
         try:
-            text = _frame_text(image, index, name)
+            text = _frame_text(image, index)
         except OcrUnavailable as error:
             raise UnsupportedFile(name, str(error)) from None
         except Exception as error:  # OcrError, or Pillow's many error types for a damaged page
@@ -75,7 +75,7 @@ def _open(data: bytes, name: str) -> Image.Image:
     return image
 
 
-def _frame_text(image: Image.Image, index: int, name: str) -> str:
+def _frame_text(image: Image.Image, index: int) -> str:
     image.seek(index)
     limit = Image.MAX_IMAGE_PIXELS
     if limit and image.width * image.height > limit:  # each TIFF page has its own size
