@@ -19,6 +19,7 @@ from bench.report_sections import (
     latency_section,
     load_section,
     memory_section,
+    ocr_section,
     packing_section,
     quality_section,
     removal_section,
@@ -71,7 +72,7 @@ def _header(out: Path, machine: dict[str, Any] | None, run: dict[str, Any] | Non
 
 def _llm_section(out: Path) -> list[str]:
     lines = [
-        "## 9. LLM speed",
+        "## 10. LLM speed",
         "",
         "Not measured by this run: it needs a GPU and none was available (see `gpu` above). "
         "`python bench/llm_speed.py` (another engineer's script) measures ChatGLM2-6B's time to first token at "
@@ -92,7 +93,7 @@ def write_report(out: Path, path: Path) -> None:
     latency, memory = read_json(out / "latency.json"), read_json(out / "memory.json")
     packing, removal = read_json(out / "packing.json"), read_json(out / "removal.json")
     upload = read_json(out / "upload.json")
-    load = read_json(out / "load.json")
+    load, ocr = read_json(out / "load.json"), read_json(out / "ocr.json")
     plots = report_plots.draw(out, quality, ingest, latency)
     rel = {name: Path(os.path.relpath(p, path.parent)).as_posix() for name, p in plots.items()}
     lines = _header(out, machine, run)
@@ -105,6 +106,7 @@ def write_report(out: Path, path: Path) -> None:
         ("6. Removing a document", removal, removal_section),
         ("7. A 150 MB upload", upload, upload_section),
         ("8. Many clients on one API server", load, load_section),
+        ("9. OCR of scanned pages", ocr, ocr_section),
     ):
         lines += ["", f"## {title}", ""]
         lines += section(data, rel) if data else ["Not run (no JSON in the results folder)."]

@@ -207,6 +207,13 @@ def latency_section(data: dict[str, Any], plots: dict[str, str]) -> Lines:
     return latency_lines(data, plots)
 
 
+def ocr_section(data: dict[str, Any], plots: dict[str, str]) -> Lines:
+    """Pages per second and characters recovered on the scanned PDF, per page, and the dpi check."""
+    from bench.report_ocr import ocr_lines
+
+    return ocr_lines(data)
+
+
 def memory_section(m: dict[str, Any], plots: dict[str, str]) -> Lines:
     """RSS per stage of the probe processes."""
     lines = [

@@ -1,11 +1,11 @@
 """Run the benchmarks and write bench/results/*.json, plots and bench/report.md.
 
-    python bench/run.py                        # everything (about 25-35 minutes on 2 cores)
+    python bench/run.py                        # everything (about 35-45 minutes on 2 cores)
     python bench/run.py --only quality,packing # some parts; the report uses every JSON present
     python bench/run.py --quick --out /tmp/b   # smoke run: tiny sizes, hashing embedder, seconds
 
-Parts: quality, ingest, latency, memory, packing, removal, upload, load (see each module's docstring). Knowledge bases
-are built in a scratch folder that is removed afterwards. The report goes beside the results
+Parts: quality, ingest, latency, memory, packing, removal, upload, load, ocr (see each module's
+docstring). Knowledge bases are built in a scratch folder that is removed afterwards. The report goes beside the results
 folder when it is the default one (bench/report.md), else into the results folder.
 """
 
@@ -24,7 +24,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from bench.common import DEFAULT_OUT, REPO, RunOptions, machine_info, read_json, write_json
 
-PARTS = ("quality", "ingest", "latency", "memory", "packing", "removal", "upload", "load")
+PARTS = ("quality", "ingest", "latency", "memory", "packing", "removal", "upload", "load", "ocr")
 
 
 def _isolate_settings() -> None:
@@ -51,6 +51,8 @@ def _run_part(name: str, opts: RunOptions) -> float:
         from bench import upload as module  # type: ignore[no-redef]
     elif name == "load":
         from bench import load as module  # type: ignore[no-redef]
+    elif name == "ocr":
+        from bench import ocr as module  # type: ignore[no-redef]
     else:
         from bench import packing as module  # type: ignore[no-redef]
     module.run(opts)

@@ -40,7 +40,7 @@ def test_chatglm2_writes_one_answer_at_a_time_and_honours_max_tokens(
         for thread in both:
             thread.start()
         for thread in both:
-            thread.join(60)
+            thread.join(180)
         long = client.chat.completions.create(model="corpus", messages=ask, temperature=0.01)
     assert len(replies) == 2  # the second waited for the first, neither was refused
     for reply in replies:

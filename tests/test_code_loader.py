@@ -122,7 +122,7 @@ def test_supported_extensions_hold_documents_and_code() -> None:
         ("Dockerfile", b"", True),
         ("manage", b"#!/usr/bin/env python\n", True),
         ("manage", b"", False),
-        ("photo.png", b"", False),
+        ("photo.png", b"", True),  # read by OCR
     ],
 )
 def test_is_supported(name: str, head: bytes, expected: bool) -> None:

@@ -80,7 +80,8 @@ def test_build_drops_files_gone_from_the_source_and_remove_drops_named_ones(sett
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [
-        ("picture.png", b"\x89PNG\r\n\x1a\n", "not supported"),
+        ("animation.gif", b"GIF89a", "not supported"),
+        ("picture.png", b"\x89PNG\r\n\x1a\n", "not a readable image"),
         ("empty.txt", b"", "empty"),
         ("binary.txt", bytes(range(256)) * 20, "binary"),
         ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "pdf"),

@@ -3,8 +3,10 @@
 One module per family of formats (text.py holds the decoding they share):
 
     prose.py    .txt .md .markdown .html .htm
-    pdf.py      .pdf (text layer)
-    office.py   .docx
+    pdf.py      .pdf (text layer; scanned pages by OCR)
+    office.py   .docx .pptx
+    sheets.py   .xlsx .csv .tsv (tables.py: Markdown tables)
+    images.py   .png .jpg .jpeg .webp .bmp .tif .tiff (by OCR: ocr.py)
     code.py     source code: .py .js .ts .java .go .c .cpp .cs .rs .php .rb .kt .sh .sql and more;
                 config: .toml .yaml .json .ini .cfg .xml .properties, Dockerfile, Makefile,
                 CMakeLists.txt, requirements*.txt, Pipfile, .editorconfig; an extensionless
@@ -17,13 +19,17 @@ only read.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from ingest.errors import UnsupportedFile
 from ingest.loaders.code import CODE_EXTENSIONS, language_of, load_code
-from ingest.loaders.office import load_docx
+from ingest.loaders.images import IMAGE_EXTENSIONS, load_image
+from ingest.loaders.ocr import PageProgress
+from ingest.loaders.office import load_docx, load_pptx
 from ingest.loaders.pdf import load_pdf
 from ingest.loaders.prose import load_html, load_markdown, load_txt
+from ingest.loaders.sheets import load_csv, load_xlsx
 from ingest.loaders.text import decode_text, human_size, normalize_text
 from ingest.types import Section
 
@@ -35,8 +41,12 @@ Loader = Callable[[bytes, str, int], list[Section]]
 _LOADERS: dict[str, Loader] = {".txt": load_txt, ".pdf": load_pdf, ".docx": load_docx}
 _LOADERS |= {".md": load_markdown, ".markdown": load_markdown, ".html": load_html, ".htm": load_html}
 
-_DOCUMENT_EXTENSIONS = (".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm")
-SUPPORTED_EXTENSIONS: tuple[str, ...] = _DOCUMENT_EXTENSIONS + CODE_EXTENSIONS
+_LOADERS |= {".pptx": load_pptx, ".xlsx": load_xlsx, ".csv": load_csv, ".tsv": load_csv}
+_LOADERS |= dict.fromkeys(IMAGE_EXTENSIONS, load_image)
+_OCR_CAPABLE = {".pdf", *IMAGE_EXTENSIONS}  # their loaders also take progress= and warnings=
+
+_DOCUMENT_EXTENSIONS = (".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm", ".pptx", ".xlsx", ".csv", ".tsv")
+SUPPORTED_EXTENSIONS: tuple[str, ...] = _DOCUMENT_EXTENSIONS + IMAGE_EXTENSIONS + CODE_EXTENSIONS
 """Every extension read; code and config files are also known by whole name (Dockerfile) or #! line."""
 
 
@@ -82,11 +92,25 @@ def load_document(path: Path, max_bytes: int) -> list[Section]:
     return parse_document(name, data, max_bytes)
 
 
-def parse_document(name: str, data: bytes, max_bytes: int) -> list[Section]:
+def parse_document(
+    name: str,
+    data: bytes,
+    max_bytes: int,
+    *,
+    progress: PageProgress | None = None,
+    warnings: list[str] | None = None,
+) -> list[Section]:
     """Sections of a file already read into ``data``, its type from ``name`` (without an extension,
     from a #! line); the same errors as load_document (for callers that need the bytes anyway,
-    e.g. to hash them)."""
+    e.g. to hash them).
+
+    For files that are OCRed (scanned PDF pages, images): ``progress(done, total)`` counts the
+    pages recognised, and each page that was skipped is appended to ``warnings`` as a one-line
+    reason ("page 3: OCR failed: ..."), while the rest of the file is returned.
+    """
     loader = _loader_for(name, data[:256])
+    if Path(name).suffix.lower() in _OCR_CAPABLE:
+        loader = partial(loader, progress=progress, warnings=warnings)
     if not data:
         raise UnsupportedFile(name, "file is empty")
     if len(data) > max_bytes:
