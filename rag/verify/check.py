@@ -76,7 +76,7 @@ def _cited_verdict(sentence: AnswerSentence, sources: Mapping[int, Source], sims
         return Verdict(sentence.text, sentence.cited, False, 0.0, None, unknown)
     uncited = [s for n, s in sources.items() if n not in sentence.cited]
     found = assess(sentence.claim, cited, uncited, sims)
-    score = support_score(found.features)
+    score = support_score(found.features, found.decisive)
     supported = score >= THRESHOLD
     missing = unknown + ([] if supported else _reasons(found))
     return Verdict(sentence.text, sentence.cited, supported, score, found.evidence, missing)
@@ -95,7 +95,7 @@ def _unmarked_verdict(
     best: tuple[float, int, Assessment] | None = None
     for number, source in sources.items():
         found = assess(sentence.claim, [source], [s for n, s in sources.items() if n != number], sims)
-        score = support_score(found.features)
+        score = support_score(found.features, found.decisive)
         if best is None or score > best[0]:
             best = (score, number, found)
     if best is None or best[0] < THRESHOLD:

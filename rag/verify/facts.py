@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rag.verify.text import ENGLISH_STOPWORDS, UnitIndex, is_cjk, normalise, numbers, stem
 
@@ -68,9 +69,13 @@ def claim_facts(claim: str, same_language: bool) -> list[Fact]:
     return list(found.values())
 
 
+@lru_cache(maxsize=4096)
+def _whole_word(key: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![a-z0-9]){re.escape(key)}(?![a-z0-9])")
+
+
 def _has_word(norm: str, key: str) -> bool:
-    pattern = rf"(?<![a-z0-9]){re.escape(key)}(?![a-z0-9])"
-    return re.search(pattern, norm) is not None
+    return key in norm and _whole_word(key).search(norm) is not None
 
 
 def fact_found(fact: Fact, index: UnitIndex) -> bool:

@@ -47,6 +47,13 @@ FEATURES = (
     "negation_flips",  # share of shared words negated in one text only (claim vs best span)
     "opposite_words",  # claim says X where the span says X's opposite
 )
+# A claim is unsupported, whatever else it shares with its sources, when a number, name or quote
+# of it is in none of them, when the sources put another fact in its place, when it uses a word
+# whose opposite the best span uses, or when at least this share of the words it shares with
+# that span are negated in one and not the other (no supported calibration claim came near:
+# their highest share was 0.20). Across languages only numbers and opposites count, as names may
+# be translated.
+DECISIVE_FLIPS = 0.25
 SpanKey = tuple[int, int]  # (source number, start offset)
 
 
@@ -58,6 +65,7 @@ class Assessment:
     evidence: tuple[int, int, int] | None
     reasons: list[str] = field(default_factory=list)  # shown only if the claim is judged unsupported
     better_source: int | None = None  # an uncited source that holds what the cited ones lack
+    decisive: bool = False  # a sign that alone makes the claim unsupported (see DECISIVE_FLIPS)
 
 
 def _uncovered_run(norm: str, index: UnitIndex) -> int:
@@ -168,4 +176,8 @@ def assess(claim: str, cited: Sequence[Source], uncited: Sequence[Source], sims:
     if better is None and uncited_cover[0] - covered > 0.15:
         better = uncited_cover[1]
     evidence = (best[0].number, best[0].start, best[-1].end) if best else None
-    return Assessment(vector, evidence, reasons, better)
+    if cross:
+        decisive = any(f.kind == "number" for f in missing) or bool(opposites)
+    else:
+        decisive = bool(missing or swaps[0] or opposites) or (shared > 0 and flips / shared >= DECISIVE_FLIPS)
+    return Assessment(vector, evidence, reasons, better, decisive)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
 
 from rag.verify.text import CJK_RUN, CLAUSE_BREAK, LATIN_WORD, stem
 
@@ -60,15 +61,21 @@ _OPPOSITES: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
 )
 
 
+SCOPE, SCOPE_LATIN = 8, 24
+
+
 def negated_positions(norm: str) -> list[bool]:
-    """For each character of normalised text: whether a negation governs it (same clause, after it)."""
+    """For each character of normalised text: whether a negation governs it: one comes before it in
+    the same clause, close enough to govern the words it negates (SCOPE characters of Chinese,
+    SCOPE_LATIN of English), not the whole rest of a restructured sentence."""
     ignored = {i for m in _NOT_NEGATIONS.finditer(norm) for i in range(m.start(), m.end())}
     breaks = sorted({m.start() for m in CLAUSE_BREAK.finditer(norm)} | {len(norm)})
     marks = [False] * len(norm)
     for match in _NEGATION.finditer(norm):
         if match.start() in ignored:
             continue
-        end = next(b for b in breaks if b >= match.end())
+        reach = SCOPE_LATIN if norm[match.start()].isascii() else SCOPE
+        end = min(next(b for b in breaks if b >= match.end()), match.end() + reach)
         for i in range(match.end(), end):
             marks[i] = not marks[i]  # a second negation in the clause cancels the first
     return marks
@@ -92,12 +99,17 @@ def _polar_units(norm: str) -> list[tuple[str, bool]]:
     return units
 
 
+@cache
+def _word_start(word: str) -> re.Pattern[str]:
+    return re.compile(rf"\b{re.escape(word)}")
+
+
 def _uses(text: str, words: frozenset[str], latin_only: bool = False) -> str | None:
     for word in sorted(words):
         if CJK_RUN.match(word):
             if not latin_only and word in text:
                 return word
-        elif re.search(rf"\b{re.escape(word)}", text):
+        elif word in text and _word_start(word).search(text):
             return word
     return None
 

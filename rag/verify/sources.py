@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rag.verify.text import UnitIndex, content_units, is_cjk, normalise
+from rag.verify.text import UnitIndex, is_cjk, normalise
 
 # A source sentence ends after a terminator (and closing quotes), at a line break, or at ". ".
 _SPAN_END = re.compile(r"[。！？；!?]+[”’」』）)\"']*|\n+|\.(?=\s|$)")
@@ -38,15 +38,16 @@ class Source:
     chinese: bool
 
 
-def _spans(number: int, text: str) -> tuple[Span, ...]:
+def _spans(number: int, text: str, norm: str) -> tuple[Span, ...]:
     spans, start = [], 0
     for match in [*_SPAN_END.finditer(text), None]:
         end = match.end() if match else len(text)
         piece = text[start:end]
         left = start + len(piece) - len(piece.lstrip())
         right = start + len(piece.rstrip())
-        if right > left and content_units(normalise(text[left:right])):
-            spans.append(Span(number, left, right, text[left:right], UnitIndex.of(text[left:right])))
+        index = UnitIndex.of_normalised(norm[left:right])  # normalise keeps positions
+        if right > left and index.units:
+            spans.append(Span(number, left, right, text[left:right], index))
         start = end
     return tuple(spans)
 
@@ -58,5 +59,8 @@ def read_sources(sources: Mapping[int, str]) -> dict[int, Source]:
         cjk = len(re.findall(r"[\u3400-\u9fff]", text))
         letters = len(re.findall(r"[A-Za-z]", text))
         chinese = is_cjk(text) and cjk * 3 >= letters
-        read[number] = Source(number, text, UnitIndex.of(text), _spans(number, text), chinese)
+        norm = normalise(text)
+        spans = _spans(number, text, norm)
+        units = frozenset().union(*(span.index.units for span in spans))
+        read[number] = Source(number, text, UnitIndex(norm, units), spans, chinese)
     return read

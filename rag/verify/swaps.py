@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 _STOP = "。！？!?;；,，、:：()（）\n|"
+_STOP_RUN = re.compile(f"[{re.escape(_STOP)}]")
 CONTEXTS = ((3, 3), (2, 2), (1, 2), (2, 1))  # characters of context (left, right), tried in turn
 
 
@@ -34,9 +35,22 @@ def _core(fill: str, kind: str) -> str:
 
 
 def _context(claim: str, start: int, end: int, sizes: tuple[int, int]) -> tuple[str, str]:
-    left = re.split(f"[{re.escape(_STOP)}]", claim[max(0, start - sizes[0]) : start])[-1]
-    right = re.split(f"[{re.escape(_STOP)}]", claim[end : end + sizes[1]])[0]
+    left = _STOP_RUN.split(claim[max(0, start - sizes[0]) : start])[-1]
+    right = _STOP_RUN.split(claim[end : end + sizes[1]])[0]
     return left, right
+
+
+def _fills(source: str, left: str, right: str, longest: int) -> list[str]:
+    """What ``source`` has between ``left`` and the nearest ``right`` after it (1..longest
+    characters, none of them ending a clause)."""
+    fills, at = [], source.find(left)
+    while at != -1:
+        start = at + len(left)
+        end = source.find(right, start + 1, start + longest + len(right))
+        if end != -1 and not _STOP_RUN.search(source, start, end):
+            fills.append(source[start:end])
+        at = source.find(left, at + 1)
+    return fills
 
 
 def swapped(claim: str, source: str, token: str) -> str | None:
@@ -44,19 +58,19 @@ def swapped(claim: str, source: str, token: str) -> str | None:
     the source has the token there too, or has no such place. The place is the token's neighbours
     in the claim, three characters on each side, else fewer (at least three in all)."""
     token = compact(token)
-    if not token or token not in claim:
+    if not token:
         return None
-    stop = f"[^{re.escape(_STOP)}]"
-    for match in re.finditer(re.escape(token), claim):
+    at = claim.find(token)
+    while at != -1:
         for sizes in CONTEXTS:
-            left, right = _context(claim, match.start(), match.end(), sizes)
+            left, right = _context(claim, at, at + len(token), sizes)
             if len(left) + len(right) < 3 or not left or not right:
                 continue
-            pattern = re.escape(left) + f"({stop}{{1,{len(token) + 8}}}?)" + re.escape(right)
-            fills = [m.group(1) for m in re.finditer(pattern, source)]
+            fills = _fills(source, left, right, len(token) + 8)
             if token in fills:
                 return None
             others = [f for f in fills if _kind(f) == _kind(token) and token not in f and f not in token]
             if others:
                 return _core(others[0], _kind(token))
+        at = claim.find(token, at + 1)
     return None

@@ -141,10 +141,14 @@ def cjk_bigrams(norm: str) -> list[str]:
     return grams
 
 
+def _is_content(gram: str) -> bool:
+    return not all(ch in FUNCTION_CHARS for ch in gram)
+
+
 def content_units(norm: str) -> list[str]:
     """The units coverage counts: content bigrams, Latin words and number values, in reading order
     within each kind (numbers prefixed with '#' so they never collide with words)."""
-    grams = [g for g in cjk_bigrams(norm) if not set(g) <= FUNCTION_CHARS]
+    grams = [g for g in cjk_bigrams(norm) if _is_content(g)]
     return grams + latin_words(norm) + ["#" + value for value, _ in numbers(norm)]
 
 
@@ -157,8 +161,13 @@ class UnitIndex:
 
     @classmethod
     def of(cls, text: str) -> UnitIndex:
-        norm = normalise(text)
-        return cls(norm, frozenset(content_units(norm)) | frozenset(cjk_bigrams(norm)))
+        return cls.of_normalised(normalise(text))
+
+    @classmethod
+    def of_normalised(cls, norm: str) -> UnitIndex:
+        """Every bigram (function ones too, for the uncovered-run test), word and number of ``norm``."""
+        words = latin_words(norm) + ["#" + value for value, _ in numbers(norm)]
+        return cls(norm, frozenset(cjk_bigrams(norm)) | frozenset(words))
 
     def __or__(self, other: UnitIndex) -> UnitIndex:
         return UnitIndex(self.norm + "\n" + other.norm, self.units | other.units)
