@@ -22,6 +22,7 @@ from bench.report_sections import (
     quality_section,
     removal_section,
 )
+from bench.report_verify import verify_section
 
 
 def _header(out: Path, machine: dict[str, Any] | None, run: dict[str, Any] | None) -> list[str]:
@@ -103,4 +104,7 @@ def write_report(out: Path, path: Path) -> None:
         lines += ["", f"## {title}", ""]
         lines += section(data, rel) if data else ["Not run (no JSON in the results folder)."]
     lines += ["", *_llm_section(out), ""]
+    verify = read_json(out / "verify.json")
+    lines += ["## 8. Citation checking", ""]
+    lines += [*verify_section(verify, rel), ""] if verify else ["Not run (no JSON in the results folder).", ""]
     path.write_text("\n".join(lines), encoding="utf-8")

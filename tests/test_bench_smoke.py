@@ -54,7 +54,8 @@ def test_quick_run_writes_sane_results(tmp_path: Path) -> None:
     machine = _load(out, "machine.json")
     assert machine["logical_cores"] >= 1 and machine["ram_gb"] > 0 and machine["gpu"] == "none"
     run = _load(out, "run.json")
-    assert run["quick"] and set(run["part_seconds"]) == {"quality", "ingest", "latency", "memory", "packing", "removal"}
+    parts = {"quality", "ingest", "latency", "memory", "packing", "removal", "verify"}
+    assert run["quick"] and set(run["part_seconds"]) == parts
 
     quality = _load(out, "quality.json")
     assert quality["needles_verified"] and quality["questions"]["paraphrase"] >= 20
@@ -97,6 +98,15 @@ def test_quick_run_writes_sane_results(tmp_path: Path) -> None:
         assert row["pack"]["over_budget"] == 0 and _unit(row["naive"]["overflow_rate"])
         assert row["pack"]["mean_total_tokens"] <= row["budget"]
 
+    verify = _load(out, "verify.json")
+    assert verify["items"] == {"calibration": 20, "held_out": 20} and verify["embedder"] == "hashing-char12-512"
+    for half in verify["halves"].values():
+        for checker in ("overlap", "dense", "shipped"):
+            overall = half[checker]["overall"]
+            assert overall["n"] > 0 and _unit(overall["accuracy"])
+    assert 0 < verify["latency"]["answer"]["p50_ms"] <= verify["latency"]["answer"]["p95_ms"]
+
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "## 1. Retrieval quality" in report and "## 6. Removing a document" in report and "## 7. LLM speed" in report
+    assert "## 8. Citation checking" in report
     assert all((out / f"{name}.png").stat().st_size > 0 for name in ("quality", "latency", "ingest"))
