@@ -30,6 +30,7 @@ from rag.prompts import CITATION
 from rag.verify import check_citations
 from rag.verify import model as shipped_model
 from rag.verify.answer import split_answer
+from rag.verify.features import needs_dense
 from rag.verify.sources import read_sources
 from rag.verify.text import UnitIndex, content_units, coverage, normalise
 
@@ -143,7 +144,7 @@ def _latency(items: Sequence[LabelledItem], embedder: Embedder) -> dict[str, Any
         answer_s.append(elapsed)
         sentence_s.append(elapsed / max(len(verdicts), 1))
         read = read_sources(sources)
-        with_dense.append(any(_cross(s, read) for s in split_answer(answer) if s.makes_claim))
+        with_dense.append(any(_embeds(s, read) for s in split_answer(answer) if s.makes_claim))
     dense_everywhere = []
     for answer, sources in cases[:5]:  # what embedding every claim and source sentence would cost
         texts = [s.claim for s in split_answer(answer)]
@@ -165,11 +166,9 @@ def _latency(items: Sequence[LabelledItem], embedder: Embedder) -> dict[str, Any
     }
 
 
-def _cross(sentence: Any, read: dict[int, Any]) -> bool:
-    from rag.verify.features import cross_lingual
-
+def _embeds(sentence: Any, read: dict[int, Any]) -> bool:
     compared = [read[n] for n in sentence.cited if n in read] or list(read.values())
-    return cross_lingual(sentence.claim, compared)
+    return needs_dense(sentence.claim, compared)
 
 
 def run(opts: RunOptions) -> dict[str, Any]:

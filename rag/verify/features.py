@@ -46,6 +46,7 @@ FEATURES = (
     "swapped_words",  # specific Chinese words whose place holds another word in the source (at most 2)
     "negation_flips",  # share of shared words negated in one text only (claim vs best span)
     "opposite_words",  # claim says X where the span says X's opposite
+    "negated_clauses",  # a claim clause and its near copy in the span differ by a negation
 )
 # A claim is unsupported, whatever else it shares with its sources, when a number, name or quote
 # of it is in none of them, when the sources put another fact in its place, when it uses a word
@@ -85,16 +86,31 @@ def _clauses(claim: str, norm: str) -> list[tuple[str, list[str]]]:
     return [(text, units) for text, units in pieces if len(units) >= 3]
 
 
-def _best_span(units: list[str], spans: Sequence[Span], sims: Mapping[SpanKey, float], lexical: bool) -> list[Span]:
-    """The cited sentence (or two neighbouring ones) that best matches the claim."""
+def _best_span(units: list[str], spans: Sequence[Span], sims: Mapping[SpanKey, float]) -> list[Span]:
+    """The cited sentence (or two neighbouring ones) that best matches the claim: the most of its
+    ``units`` (cross-lingual: of its facts), plus the cosine where one was computed."""
 
     def score(group: list[Span]) -> float:
-        lex = coverage(units, reduce(UnitIndex.__or__, (s.index for s in group))) if lexical else 0.0
+        lex = coverage(units, reduce(UnitIndex.__or__, (s.index for s in group))) if units else 0.0
         dense = max((sims.get((s.number, s.start), 0.0) for s in group), default=0.0)
         return lex + dense - 0.05 * (len(group) - 1)
 
     groups = [[s] for s in spans] + [[a, b] for a, b in itertools.pairwise(spans) if a.number == b.number]
     return max(groups, key=score) if groups else []
+
+
+def fact_units(facts: Sequence[Fact]) -> list[str]:
+    """The units that stand for ``facts`` in a UnitIndex (numbers and single Latin words)."""
+    return ["#" + f.key if f.kind == "number" else f.key for f in facts if f.kind != "quote"]
+
+
+def needs_dense(claim: str, compared: Sequence[Source]) -> bool:
+    """Whether words cannot pick the claim's best span: it is in another language than the sources
+    it is compared with and none of their sentences holds any of its numbers or names."""
+    if not compared or not cross_lingual(claim, compared):
+        return False
+    facts = claim_facts(claim, same_language=False)
+    return not any(fact_found(f, span.index) for s in compared for span in s.spans for f in facts)
 
 
 def _swaps(
@@ -142,7 +158,7 @@ def assess(claim: str, cited: Sequence[Source], uncited: Sequence[Source], sims:
     clause_cover = [(coverage(u, index), text) for text, u in clauses]
     word_share, rarest, absent_words = missing_words(norm, index.norm) if not cross else (0.0, 0.0, [])
     uncited_cover = max(((coverage(units, s.index), s.number) for s in uncited), default=(0.0, None))
-    best = _best_span(units, [sp for s in cited for sp in s.spans], sims, lexical=not cross)
+    best = _best_span(fact_units(facts) if cross else units, [sp for s in cited for sp in s.spans], sims)
     best_norm = "".join(s.index.norm for s in best)
     swaps = _swaps(norm, index, facts, absent_words) if not cross else ([], [])
     reversed_ = reversal(norm, best_norm, cross)
@@ -162,6 +178,7 @@ def assess(claim: str, cited: Sequence[Source], uncited: Sequence[Source], sims:
             min(len(swaps[1]), 2),
             flips / shared if shared else 0.0,
             min(len(opposites), 1),
+            min(reversed_.negated_clauses, 1),
         ],
         dtype=np.float64,
     )

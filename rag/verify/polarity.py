@@ -62,6 +62,7 @@ _OPPOSITES: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
 
 
 SCOPE, SCOPE_LATIN = 8, 24
+NEAR_COPY = 0.6  # a span clause holding this share of a claim clause's words is a near copy of it
 
 
 def negated_positions(norm: str) -> list[bool]:
@@ -131,6 +132,7 @@ class Reversal:
     flips: int
     shared: int
     opposites: list[tuple[str, str]]
+    negated_clauses: int = 0  # claim clauses that one negation sets apart from a near copy in the span
 
 
 def _clause_units(text: str) -> list[tuple[str, set[str]]]:
@@ -145,11 +147,13 @@ def reversal(claim: str, span: str, cross_lingual: bool) -> Reversal:
     against the whole span)."""
     if cross_lingual:
         return Reversal(0, 0, _opposites(claim, span, latin_claim=True))
-    flips = shared = 0
+    flips = shared = negated_clauses = 0
     opposites: list[tuple[str, str]] = []
     span_clauses = _clause_units(span)
     for mine, units in _clause_units(claim):
         near = sorted(((len(units & theirs), clause) for clause, theirs in span_clauses), reverse=True)
+        if near and len(units) >= 3 and near[0][0] >= NEAR_COPY * len(units):
+            negated_clauses += negation_count(mine) % 2 != negation_count(near[0][1]) % 2
         near = [clause for overlap, clause in near if overlap >= 2]
         polarities = []  # for each near clause, best first: unit -> the polarities it has there
         for clause in near:
@@ -164,4 +168,5 @@ def reversal(claim: str, span: str, cross_lingual: bool) -> Reversal:
                 flips += negated not in there
         for clause in near:
             opposites += [pair for pair in _opposites(mine, clause) if pair not in opposites]
-    return Reversal(flips, shared, [(a, b) for a, b in opposites if a not in span and b not in claim])
+    opposites = [(a, b) for a, b in opposites if a not in span and b not in claim]
+    return Reversal(flips, shared, opposites, negated_clauses)
