@@ -176,8 +176,3 @@ class UnitIndex:
 def coverage(units: list[str], index: UnitIndex) -> float:
     """Share of ``units`` found in ``index`` (1.0 when there are none to find)."""
     return sum(u in index.units for u in units) / len(units) if units else 1.0
-
-
-def clauses(norm: str) -> list[str]:
-    """Pieces of a sentence between commas, semicolons and contrast words, with content in them."""
-    return [piece.strip() for piece in CLAUSE_BREAK.split(norm) if piece and content_units(piece)]
