@@ -25,6 +25,7 @@ from bench.report_sections import (
     removal_section,
 )
 from bench.report_upload import upload_section
+from bench.report_verify import verify_section
 
 
 def _header(out: Path, machine: dict[str, Any] | None, run: dict[str, Any] | None) -> list[str]:
@@ -72,7 +73,7 @@ def _header(out: Path, machine: dict[str, Any] | None, run: dict[str, Any] | Non
 
 def _llm_section(out: Path) -> list[str]:
     lines = [
-        "## 10. LLM speed",
+        "## 11. LLM speed",
         "",
         "Not measured by this run: it needs a GPU and none was available (see `gpu` above). "
         "`python bench/llm_speed.py` (another engineer's script) measures ChatGLM2-6B's time to first token at "
@@ -94,6 +95,7 @@ def write_report(out: Path, path: Path) -> None:
     packing, removal = read_json(out / "packing.json"), read_json(out / "removal.json")
     upload = read_json(out / "upload.json")
     load, ocr = read_json(out / "load.json"), read_json(out / "ocr.json")
+    verify = read_json(out / "verify.json")
     plots = report_plots.draw(out, quality, ingest, latency)
     rel = {name: Path(os.path.relpath(p, path.parent)).as_posix() for name, p in plots.items()}
     lines = _header(out, machine, run)
@@ -107,6 +109,7 @@ def write_report(out: Path, path: Path) -> None:
         ("7. A 150 MB upload", upload, upload_section),
         ("8. Many clients on one API server", load, load_section),
         ("9. OCR of scanned pages", ocr, ocr_section),
+        ("10. Citation checking", verify, verify_section),
     ):
         lines += ["", f"## {title}", ""]
         lines += section(data, rel) if data else ["Not run (no JSON in the results folder)."]

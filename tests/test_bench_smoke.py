@@ -95,6 +95,14 @@ def test_quick_run_writes_sane_results(tmp_path: Path) -> None:
         assert row["pack"]["over_budget"] == 0 and _unit(row["naive"]["overflow_rate"])
         assert row["pack"]["mean_total_tokens"] <= row["budget"]
 
+    verify = _load(out, "verify.json")
+    assert verify["items"] == {"calibration": 20, "held_out": 20} and verify["embedder"] == "hashing-char12-512"
+    for half in verify["halves"].values():
+        for checker in ("overlap", "dense", "shipped"):
+            overall = half[checker]["overall"]
+            assert overall["n"] > 0 and _unit(overall["accuracy"])
+    assert 0 < verify["latency"]["answer"]["p50_ms"] <= verify["latency"]["answer"]["p95_ms"]
+
     ocr = _load(out, "ocr.json")
     assert ocr["pages"] == 2 and [row["page"] for row in ocr["per_page"]] == [1, 2] and ocr["pages_per_s"] > 0
     assert ocr["recovered_overall"] >= 0.9 and all(_unit(row["recovered"]) for row in ocr["per_page"])
@@ -111,5 +119,6 @@ def test_quick_run_writes_sane_results(tmp_path: Path) -> None:
     report = (out / "report.md").read_text(encoding="utf-8")
     for section in ("1. Retrieval quality", "6. Removing a document", "7. A 150 MB upload", "8. Many clients"):
         assert f"## {section}" in report, section
-    assert "## 9. OCR of scanned pages" in report and "## 10. LLM speed" in report and "Not run" not in report
+    assert "## 9. OCR of scanned pages" in report and "## 10. Citation checking" in report
+    assert "## 11. LLM speed" in report and "Not run" not in report
     assert all((out / f"{name}.png").stat().st_size > 0 for name in ("quality", "latency", "ingest"))

@@ -1,0 +1,122 @@
+"""Report section 8: citation checking (see bench/verify.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_CHECKERS = {
+    "overlap": "word overlap (baseline)",
+    "dense": "dense similarity (baseline)",
+    "shipped": "`check_citations` (shipped)",
+}
+_SUPPORTED = ("copied", "reworded", "two_source", "partial_quote")
+
+
+def _f(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _overall_table(half: dict[str, Any]) -> list[str]:
+    lines = [
+        "| checker | claims | accuracy | precision | recall | F1 | Chinese acc. | English acc. |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, label in _CHECKERS.items():
+        o, lang = half[key]["overall"], half[key]["languages"]
+        lines.append(
+            f"| {label} | {o['n']} | {_f(o['accuracy'])} | {_f(o['precision'])} | {_f(o['recall'])} | "
+            f"{_f(o['f1'])} | {_f(lang['zh']['accuracy'])} ({lang['zh']['n']}) | "
+            f"{_f(lang['en']['accuracy'])} ({lang['en']['n']}) |"
+        )
+    return lines
+
+
+def _kind_table(half: dict[str, Any]) -> list[str]:
+    lines = [
+        "| kind | items | " + " | ".join(f"{label}: right" for label in _CHECKERS.values()) + " |",
+        "|---|---:|" + "---:|" * len(_CHECKERS),
+    ]
+    for kind, row in half["shipped"]["kinds"].items():
+        cells = [_f(half[key]["kinds"].get(kind, {}).get("accuracy")) for key in _CHECKERS]
+        label = kind + (" (supported)" if kind in _SUPPORTED else " (no claim)" if kind == "no_claim" else "")
+        lines.append(f"| {label} | {row['n']} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _latency_lines(lat: dict[str, Any]) -> list[str]:
+    a, s = lat["answer"], lat["sentence"]
+    words, embedded = lat["answer_words_only"], lat["answer_with_embedder"]
+    everything = lat["embedding_everything_per_answer"]
+    return [
+        f"{lat['answers']} answers of {lat['sentences_per_answer']} sentences over four sources of "
+        f"{lat['mean_source_chars']:.0f} characters on average, `check_citations` called cold each time (no "
+        "embedding cache):",
+        "",
+        "| | median ms | p95 ms | answers |",
+        "|---|---:|---:|---:|",
+        f"| per answer | {a['p50_ms']:.1f} | {a['p95_ms']:.1f} | {a['n']} |",
+        f"| per sentence | {s['p50_ms']:.1f} | {s['p95_ms']:.1f} | {s['n']} |",
+        f"| answers decided by words alone (no embedder call) | {words['p50_ms']:.1f} | {words['p95_ms']:.1f} | "
+        f"{words['n']} |",
+        f"| answers with a claim that needed the embedder (cross-lingual, no shared number or name) | "
+        f"{embedded['p50_ms']:.1f} | {embedded['p95_ms']:.1f} | {embedded['n']} |",
+        f"| for comparison: embedding every claim and source sentence | {everything['p50_ms']:.1f} | "
+        f"{everything['p95_ms']:.1f} | {everything['n']} |",
+    ]
+
+
+def verify_section(v: dict[str, Any], plots: dict[str, str]) -> list[str]:
+    """Held-out and calibration figures of the three checkers, the goal, the model, latency."""
+    held, goal = v["halves"]["held_out"], v["goal"]
+    shipped, overlap = held["shipped"]["overall"], held["overlap"]["overall"]
+    met = "**met**" if goal["met"] else "**not met**"
+    beats = "beats" if goal["beats_overlap"] else "**does not beat**"
+    t = v["thresholds"]
+    smoke = ["**Smoke run (--quick): 40 items, hashing embedder; not the real figures.**", ""] if v["quick"] else []
+    lines = [
+        *smoke,
+        f"bench/verify_set.jsonl split by the SHA-256 of each id into a calibration half ({v['items']['calibration']} "
+        f"items) and a held-out half ({v['items']['held_out']}) before any result was seen (bench/verify_data.py). "
+        "Every constant was fitted on the calibration half: the checker's by bench/verify_fit.py, the baselines' "
+        f"thresholds by this part (word overlap {t['overlap']:.3f}, dense {t['dense']:.3f} with {v['embedder']}). "
+        "Positive class = unsupported: precision is the share of flagged sentences that are unsupported, recall the "
+        "share of unsupported sentences flagged. Claims only (no-claim sentences have no label to flag).",
+        "",
+        f"Goal on held-out: precision ≥ {goal['precision']} and recall ≥ {goal['recall']}: {met} (precision "
+        f"{_f(shipped['precision'])}, recall {_f(shipped['recall'])}); the checker {beats} word overlap "
+        f"(accuracy {_f(shipped['accuracy'])} vs {_f(overlap['accuracy'])}).",
+        "",
+        "### Held-out half",
+        "",
+        *_overall_table(held),
+        "",
+        "Per kind, the share judged right (for an unsupported kind that is its recall, for a supported kind "
+        "one minus its false-flag rate; no-claim sentences are right when given no verdict, and only the "
+        "shipped checker judges them):",
+        "",
+        *_kind_table(held),
+        "",
+        "### Calibration half (where the constants were fitted: optimistic)",
+        "",
+        *_overall_table(v["halves"]["calibration"]),
+        "",
+        *_kind_table(v["halves"]["calibration"]),
+        "",
+        "### The shipped model",
+        "",
+        "Logistic regression over rag/verify/features.py's features (weights in the features' own units; 0 = "
+        f"left out by the sign constraint), bias {v['model']['bias']:.3f}, threshold {t['shipped']:.3f}; a decisive "
+        "sign (a number or name in none of the cited sources, a fact swapped, an opposite word, negation flipped "
+        "on a quarter of the shared words) caps the score at half the threshold.",
+        "",
+        "| feature | weight |",
+        "|---|---:|",
+        *(f"| {name} | {weight:+.3f} |" for name, weight in v["model"]["weights"].items()),
+        "",
+        "### Latency",
+        "",
+        *_latency_lines(v["latency"]),
+        "",
+        f"Load average at start and end of the part: {v['load_average']['start']} / {v['load_average']['end']}.",
+    ]
+    return lines
