@@ -28,6 +28,7 @@ from rag.prompts import CITATION, message_text
 from rag.retrieve import Retriever
 from rag.rewrite import standalone_query
 from rag.types import Answer, Citation, Timings
+from rag.verify import check_citations
 
 EXTRACTIVE_NOTICE = (
     "未连接语言模型：以下是资料原文摘录，不是生成的回答。连接 ChatGLM2-6B：设置 KBA_CHATGLM2_PATH=模型目录；"
@@ -223,8 +224,21 @@ class Assistant:
         unknown = [n for n in numbers if n not in by_number]
         if unknown:
             answer.notices.append(f"回答引用了不存在的资料编号 / the answer cites unknown sources: {unknown}")
+        self._verify(answer, retriever)
         timings.total = time.perf_counter() - started
         yield answer
+
+    def _verify(self, answer: Answer, retriever: Retriever) -> None:
+        """Check every cited sentence against its sources (rag.verify); a checker failure is a notice."""
+        if not answer.text.strip() or not answer.sources:
+            return
+        started = time.perf_counter()
+        try:
+            sources = {c.number: c.chunk.text for c in answer.sources}
+            answer.verdicts = check_citations(answer.text, sources, retriever.embedder)
+        except Exception as error:  # the answer stands without its check; say why
+            answer.notices.append(f"引用核对失败 / citation check failed: {type(error).__name__}: {error}")
+        answer.timings.verify = time.perf_counter() - started
 
 
 def citations_text(citations: Sequence[Citation]) -> str:

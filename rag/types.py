@@ -59,6 +59,27 @@ class Timings:
     retrieve: float = 0.0
     first_token: float | None = None
     total: float = 0.0
+    verify: float = 0.0  # checking the answer's citations (rag.verify), part of total
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether the sources a sentence cites support all of it.
+
+    ``supported`` is None for a sentence that makes no claim. ``score`` is the fitted probability
+    of support (0 for no claim). ``evidence`` is (source number, start, end) of the best-matching
+    span in that source's text: the support, or for an unsupported sentence what it was compared
+    with. ``missing`` lists, for people, what was not found where it was cited. ``source`` is set
+    for a claim without markers that a source supports.
+    """
+
+    sentence: str
+    cited: list[int]
+    supported: bool | None
+    score: float
+    evidence: tuple[int, int, int] | None
+    missing: list[str]
+    source: int | None = None
 
 
 @dataclass
@@ -76,3 +97,4 @@ class Answer:
     notices: list[str] = field(default_factory=list)
     error: str | None = None
     cut_off: str | None = None  # why the answer stopped before the model finished it (None: it is whole)
+    verdicts: list[Verdict] = field(default_factory=list)  # per sentence: do its cited sources support it

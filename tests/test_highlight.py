@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ingest.types import StoredChunk
-from rag.highlight import (
+from rag.markup import (
     highlight_html,
     highlight_spans,
     link_citations,

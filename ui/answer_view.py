@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rag.export import Turn, answer_notices, status_line, was_stopped
-from rag.highlight import (
+from rag.export import Turn, answer_notices, status_line, support_line, was_stopped
+from rag.llm.base import LLMHandle
+from rag.markup import (
+    CitationLinks,
+    evidence_spans,
     link_citations,
     ordered_sources,
     question_html,
     question_terms,
     source_anchor,
     source_card_html,
+    unsupported_html,
 )
-from rag.llm.base import LLMHandle
 from ui.jobs import Job
 
 CURSOR = " ▌"
@@ -44,9 +47,13 @@ def render_turn(index: int, turn: Turn) -> None:
     answer = turn.answer
     question_bubble(answer.question)
     with st.chat_message("assistant"):
-        anchors = {c.number: source_anchor(index, c.number) for c in answer.sources}
+        links = CitationLinks(index, [c.number for c in answer.sources], answer.verdicts)
         if answer.text:
-            st.markdown(link_citations(answer.text, anchors.get), unsafe_allow_html=True)
+            st.markdown(link_citations(answer.text, links), unsafe_allow_html=True)
+        if support_line(answer):
+            st.caption(f":material/fact_check: {support_line(answer)}")
+        if unsupported := unsupported_html(answer.verdicts):
+            st.markdown(unsupported, unsafe_allow_html=True)
         if was_stopped(answer):
             st.caption(":material/stop_circle: 已停止：以上是停止前生成的部分 / Stopped: the answer above is partial.")
         if answer.cut_off:
@@ -70,8 +77,10 @@ def sources_panel(index: int, turn: Turn) -> None:
         f"**来源 / Sources** · 引用 {cited} 条，共检索到 {len(answer.sources)} 条 "
         f"/ {cited} cited of {len(answer.sources)} retrieved · 知识库 / KB: `{turn.kb}`"
     )
+    evidence = evidence_spans(answer, index)
     for citation, is_cited in ordered_sources(answer):
-        card = source_card_html(citation, is_cited, terms, source_anchor(index, citation.number))
+        anchor = source_anchor(index, citation.number)
+        card = source_card_html(citation, is_cited, terms, anchor, evidence.get(citation.number, ()))
         st.markdown(card, unsafe_allow_html=True)
 
 
