@@ -61,7 +61,8 @@ def project_section(p: dict[str, Any], plots: dict[str, str]) -> list[str]:
         prose = {_label(r): r for r in rows if r["build"] == "prose"}
         for row in shipped:
             other = prose.get(_label(row))
-            lines.append(f"| {_label(row)} | {_cells(row['sets'])} | {_cells(other['sets']) if other else '– | – | – | –'} |")
+            baseline = _cells(other["sets"]) if other else "– | – | – | –"
+            lines.append(f"| {_label(row)} | {_cells(row['sets'])} | {baseline} |")
         best = next(r for r in shipped if r.get("shipped_defaults"))
         splits = [k for k in best["sets"] if k != "all"]
         lines += ["", "Shipped defaults by kind and style (hits@4 of n, MRR@10):", ""]
