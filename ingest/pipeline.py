@@ -245,6 +245,7 @@ def _ingest_into(
     report = IngestReport()
     known = kb.document_hashes()
     pending: list[PreparedDocument] = []
+    progress("parse", 0, len(files))
     for done, incoming in enumerate(files, start=1):
         try:
             content = _read(incoming, settings)
