@@ -44,9 +44,16 @@ _CHUNK_COLUMNS = (
 )
 
 
-def passage_key(chunk: ChunkText) -> str:
-    """Chunks with the same heading and text are one passage."""
-    return text_sha(f"{chunk.heading or ''}\n{chunk.text}")
+def passage_key(doc_name: str, chunk: ChunkText) -> str:
+    """Chunks of one document with the same heading and text are one passage (a file repeating
+    itself is stored, indexed and embedded once; vectors are shared across documents by text)."""
+    return text_sha(f"{doc_name}\n{chunk.heading or ''}\n{chunk.text}")
+
+
+def keyword_text(doc_name: str, chunk: ChunkText) -> str:
+    """What a passage is found by: its document's path (``src/click/shell_completion.py`` gives
+    shell_completion, shell, completion), its heading or symbol path, and its text."""
+    return f"{doc_name}\n{chunk.heading or ''}\n{chunk.text}"
 
 
 class EmbeddedStore(KnowledgeStore):
@@ -387,7 +394,7 @@ class EmbeddedStore(KnowledgeStore):
                 ).lastrowid
                 staged.append((int(doc_id), doc.name))
                 for ordinal, (chunk, matrix) in enumerate(zip(doc.chunks, doc.vectors, strict=True)):
-                    passage_id = self._passage_id(chunk, matrix, known, created)
+                    passage_id = self._passage_id(doc.name, chunk, matrix, known, created)
                     lines = chunk.lines or (None, None)
                     self._db.execute(
                         "INSERT INTO chunks (doc_id, ordinal, passage_id, page, heading, line_start, line_end, "
@@ -416,9 +423,14 @@ class EmbeddedStore(KnowledgeStore):
             )
 
     def _passage_id(
-        self, chunk: ChunkText, matrix: np.ndarray, known: dict[str, int], created: list[tuple[int, np.ndarray]]
+        self,
+        doc_name: str,
+        chunk: ChunkText,
+        matrix: np.ndarray,
+        known: dict[str, int],
+        created: list[tuple[int, np.ndarray]],
     ) -> int:
-        key = passage_key(chunk)
+        key = passage_key(doc_name, chunk)
         if key in known:
             return known[key]
         row = self._db.execute("SELECT id FROM passages WHERE sha = ?", (key,)).fetchone()
@@ -432,7 +444,7 @@ class EmbeddedStore(KnowledgeStore):
             )
             self._db.execute(
                 "INSERT INTO passages_fts (rowid, terms) VALUES (?, ?)",
-                (passage_id, fts_document(f"{chunk.heading or ''}\n{chunk.text}")),
+                (passage_id, fts_document(keyword_text(doc_name, chunk))),
             )
             created.append((passage_id, vectors))
         else:
