@@ -36,6 +36,13 @@ class Settings(IngestSettings):
     )
     keyword_weight: float = Field(0.4, ge=0, description="Weight of the BM25 list in fusion.")
     dense_weight: float = Field(0.6, ge=0, description="Weight of the dense list in fusion.")
+    code_glossary: bool = Field(
+        True,
+        description=(
+            "Keyword search also looks for the English programming words a Chinese question's terms "
+            "stand for (删除 -> del, delete, remove; rag/glossary.py), so Chinese questions find English code."
+        ),
+    )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant: score = w / (rrf_k + rank).")
     window_mean_weight: float = Field(
         0.3,

@@ -21,6 +21,7 @@ from ingest.embeddings import Embedder
 from ingest.stores import KnowledgeStore
 from ingest.types import StoredChunk
 from rag.config import FusionMethod, Settings
+from rag.glossary import code_words
 from rag.types import RetrievedChunk
 
 Scored = list[tuple[int, float]]  # (passage id, retriever's score, higher is better), best first
@@ -98,7 +99,8 @@ class Retriever:
         """Fused (and reranked, if configured) results above the threshold, best first, unmerged."""
         settings = self.settings
         weights = weights_for(settings)
-        keyword = self.kb.keyword_search(query, settings.candidates) if weights.keyword else []
+        keyword_query = f"{query} {' '.join(code_words(query))}" if settings.code_glossary else query
+        keyword = self.kb.keyword_search(keyword_query, settings.candidates) if weights.keyword else []
         dense: Scored = []
         if weights.dense:
             if self.embedder is None:
