@@ -33,7 +33,15 @@ from ingest.loaders.sheets import load_csv, load_xlsx
 from ingest.loaders.text import decode_text, human_size, normalize_text
 from ingest.types import Section
 
-__all__ = ["SUPPORTED_EXTENSIONS", "decode_text", "is_supported", "load_document", "normalize_text", "parse_document"]
+__all__ = [
+    "SUPPORTED_EXTENSIONS",
+    "SUPPORTED_SUMMARY",
+    "decode_text",
+    "is_supported",
+    "load_document",
+    "normalize_text",
+    "parse_document",
+]
 
 Loader = Callable[[bytes, str, int], list[Section]]
 """loader(data, name, max_bytes) -> Sections; raises UnsupportedFile with a reason."""
@@ -48,6 +56,12 @@ _OCR_CAPABLE = {".pdf", *IMAGE_EXTENSIONS}  # their loaders also take progress= 
 _DOCUMENT_EXTENSIONS = (".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm", ".pptx", ".xlsx", ".csv", ".tsv")
 SUPPORTED_EXTENSIONS: tuple[str, ...] = _DOCUMENT_EXTENSIONS + IMAGE_EXTENSIONS + CODE_EXTENSIONS
 """Every extension read; code and config files are also known by whole name (Dockerfile) or #! line."""
+SUPPORTED_SUMMARY = (
+    "documents (.txt .md .html .pdf .docx .pptx .xlsx .csv, README/LICENSE), images and scans (OCR), "
+    "source code (.py .js .ts .java .go .c .cpp .cs .rs .php .rb .kt .sh .sql …) and config "
+    "(.toml .yaml .json .ini .xml, Dockerfile, Makefile, requirements.txt …)"
+)
+"""The supported types in one line, for people."""
 
 
 # Plain-text documents that projects name without an extension (or with one that is no type).
