@@ -14,6 +14,7 @@ from typing import Any
 
 from bench import report_plots
 from bench.common import read_json
+from bench.report_ann import ann_section
 from bench.report_sections import (
     ingest_section,
     latency_section,
@@ -90,7 +91,7 @@ def write_report(out: Path, path: Path) -> None:
     quality, ingest = read_json(out / "quality.json"), read_json(out / "ingest.json")
     latency, memory = read_json(out / "latency.json"), read_json(out / "memory.json")
     packing, removal = read_json(out / "packing.json"), read_json(out / "removal.json")
-    upload = read_json(out / "upload.json")
+    upload, ann = read_json(out / "upload.json"), read_json(out / "ann_recall.json")
     plots = report_plots.draw(out, quality, ingest, latency)
     rel = {name: Path(os.path.relpath(p, path.parent)).as_posix() for name, p in plots.items()}
     lines = _header(out, machine, run)
@@ -106,4 +107,7 @@ def write_report(out: Path, path: Path) -> None:
         lines += ["", f"## {title}", ""]
         lines += section(data, rel) if data else ["Not run (no JSON in the results folder)."]
     lines += ["", *_llm_section(out), ""]
+    lines += ["## 9. ANN recall on the knowledge base of the HNSW fault", ""]
+    lines += ann_section(ann, rel) if ann else ["Not run (no JSON in the results folder)."]
+    lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")
