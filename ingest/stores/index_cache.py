@@ -83,7 +83,7 @@ class IndexCache:
         return self.folder / f"vectors-{generation}.faiss"
 
     def live_windows(self) -> int:
-        return int(self.index.ntotal) + sum(int(p.ntotal) for p in self.parts.values()) - len(self.dead)
+        return _live(self.index, self.dead, self.parts)
 
     def refresh(self, stamp: Stamp, rows: Rows) -> None:
         """Hold the index of ``stamp.generation``: its files if they match the stamp, else built from ``rows``."""
@@ -93,8 +93,7 @@ class IndexCache:
         loaded = None
         if stamp.checksum and checksum(_files(path)) == stamp.checksum:
             loaded = vectors.load_index(path, self.dim)
-        held = loaded and int(loaded[0].ntotal) + sum(int(p.ntotal) for p in loaded[2].values()) - len(loaded[1])
-        if loaded is not None and held == stamp.windows:
+        if loaded is not None and _live(*loaded) == stamp.windows:
             (self.index, self.dead, self.parts), self.rebuilt_from_sqlite = loaded, False
         else:
             self._rebuild(rows)
@@ -176,6 +175,10 @@ class IndexCache:
         """Forget a written index whose transaction failed."""
         for tmp, _ in pending.moves:
             tmp.unlink(missing_ok=True)
+
+
+def _live(index: faiss.Index, dead: vectors.Tombstones, parts: dict[str, faiss.Index]) -> int:
+    return int(index.ntotal) + sum(int(p.ntotal) for p in parts.values()) - len(dead)
 
 
 def _files(path: Path) -> list[Path]:

@@ -134,7 +134,7 @@ def _search_one(index: faiss.Index, query: np.ndarray, k: int, dead: Tombstones 
     skip = dead.selector if dead is not None else None
     if isinstance(inner, faiss.IndexHNSW):
         params = faiss.SearchParametersHNSW(sel=skip, efSearch=max(HNSW_EF_SEARCH, k))
-    elif isinstance(inner, faiss.IndexIVF):
+    elif isinstance(inner, faiss.IndexIVF):  # not built by the store; bench/ann_recall.py measures it through it
         params = faiss.SearchParametersIVF(sel=skip, nprobe=inner.nprobe)
     else:
         params = faiss.SearchParameters(sel=skip) if skip is not None else None
