@@ -4,8 +4,9 @@
     python bench/run.py --only quality,packing # some parts; the report uses every JSON present
     python bench/run.py --quick --out /tmp/b   # smoke run: tiny sizes, hashing embedder, seconds
 
-Parts: quality, ingest, latency, memory, packing, removal, upload, load, ocr, verify, project (see each
-module's docstring). Knowledge bases are built in a scratch folder that is removed afterwards.
+Parts: quality, ingest, latency, memory, packing, removal, upload, load, ocr, verify, project,
+ann_recall (see each module's docstring). Knowledge bases are built in a scratch folder that is
+removed afterwards.
 The report goes beside the results folder when it is the default one (bench/report.md), else
 into the results folder.
 """
@@ -25,7 +26,20 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from bench.common import DEFAULT_OUT, REPO, RunOptions, machine_info, read_json, write_json
 
-PARTS = ("quality", "ingest", "latency", "memory", "packing", "removal", "upload", "load", "ocr", "verify", "project")
+PARTS = (
+    "quality",
+    "ingest",
+    "latency",
+    "memory",
+    "packing",
+    "removal",
+    "upload",
+    "load",
+    "ocr",
+    "verify",
+    "project",
+    "ann_recall",
+)
 
 
 def _isolate_settings() -> None:
@@ -58,6 +72,8 @@ def _run_part(name: str, opts: RunOptions) -> float:
         from bench import project as module  # type: ignore[no-redef]
     elif name == "verify":
         from bench import verify as module  # type: ignore[no-redef]
+    elif name == "ann_recall":
+        from bench import ann_recall as module  # type: ignore[no-redef]
     else:
         from bench import packing as module  # type: ignore[no-redef]
     module.run(opts)

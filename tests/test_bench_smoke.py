@@ -120,6 +120,6 @@ def test_quick_run_writes_sane_results(tmp_path: Path) -> None:
     for section in ("1. Retrieval quality", "6. Removing a document", "7. A 150 MB upload", "8. Many clients"):
         assert f"## {section}" in report, section
     assert "## 9. OCR of scanned pages" in report and "## 10. Citation checking" in report
-    assert "## 11. A whole project as a knowledge base" in report
-    assert "## 12. LLM speed" in report and "Not run" not in report
+    assert "## 11. A whole project as a knowledge base" in report and "## 12. Vector search recall" in report
+    assert "## 13. LLM speed" in report and "Not run" not in report
     assert all((out / f"{name}.png").stat().st_size > 0 for name in ("quality", "latency", "ingest"))

@@ -264,8 +264,10 @@ def test_removing_from_an_hnsw_index_leaves_tombstones_that_search_skips_until_a
     import faiss
 
     monkeypatch.setattr("ingest.stores.vectors.FLAT_LIMIT", 5)
-    kb.apply([prepared("a.txt", [f"第{i}段：苹果{i}号" for i in range(20)])])
-    kb.apply([prepared("b.txt", ["香蕉甲号", "香蕉乙号"])])
+    # One write, so that b.txt's windows are in the graph (added later, they would go to the side index).
+    kb.apply(
+        [prepared("a.txt", [f"第{i}段：苹果{i}号" for i in range(20)]), prepared("b.txt", ["香蕉甲号", "香蕉乙号"])]
+    )
     assert isinstance(faiss.downcast_index(kb._index.index.index), faiss.IndexHNSWFlat)
     target = EMBEDDER.encode_query("香蕉乙号")
     assert kb.passages([kb.dense_search(target, 1)[0][0]]).popitem()[1].doc_name == "b.txt"

@@ -27,12 +27,12 @@ import numpy as np
 
 from ingest.errors import IndexMismatch, KnowledgeBaseError
 from ingest.keywords import fts_document, fts_query, keyword_tokens
-from ingest.stores import sqlite, vectors
+from ingest.stores import sqlite
 from ingest.stores.base import KnowledgeStore, PreparedDocument, Scored, WriteProgress, no_progress, text_sha
 from ingest.stores.index_cache import IndexCache, PendingFiles, Stamp
 from ingest.stores.originals import Originals
 from ingest.types import ChunkText, DocumentInfo, StoredChunk
-from ingest.windows import mean_direction, passage_of, window_ids
+from ingest.windows import best_passages, mean_direction, window_ids
 
 COMMON_TERM_PASSAGES = 5_000  # see keyword_search
 WINDOW_FANOUT = 4  # dense search reads this many windows per passage asked for (about 3 per 800 chars)
@@ -203,10 +203,7 @@ class EmbeddedStore(KnowledgeStore):
     def dense_search(self, query_vector: np.ndarray, k: int, mean_weight: float = 0.0) -> Scored:
         with self._guard:
             self._refresh_index()
-            hits = self._index_search(query_vector, k * WINDOW_FANOUT)
-        best: dict[int, float] = {}
-        for window, score in hits:
-            best.setdefault(passage_of(window), score)  # hits come best first
+            best = best_passages(self._index.search(query_vector, k * WINDOW_FANOUT))
         if mean_weight and best:
             query = np.asarray(query_vector, np.float32)
             for pid, matrix in self._passage_vectors(list(best)).items():
@@ -344,9 +341,6 @@ class EmbeddedStore(KnowledgeStore):
     def _refresh_index(self) -> None:
         """Hold the FAISS index of the committed generation (another process may have written)."""
         self._index.refresh(self._stamp(), self._all_windows)
-
-    def _index_search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        return vectors.search(self._index.index, query, k, self._index.dead)
 
     # --- internals: writing ---
 
