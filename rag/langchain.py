@@ -18,7 +18,7 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage
 from langchain_core.retrievers import BaseRetriever
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict, Field
 
@@ -64,11 +64,15 @@ def document_citation(number: int, document: Document) -> Citation:
     return Citation(number, chunk, float(meta.get("score", 0.0)))
 
 
-def documents_prompt(inputs: Mapping[str, Any]) -> list[BaseMessage]:
+def documents_messages(inputs: Mapping[str, Any]) -> list[BaseMessage]:
     """{"documents": [...], "question": str, "history": optional pairs} -> the messages our chat
     models expect: the instruction, the history, then the numbered sources and the question."""
     citations = [document_citation(n, d) for n, d in enumerate(inputs["documents"], start=1)]
     return build_messages(citations, inputs.get("history", []), inputs["question"])
+
+
+documents_prompt = RunnableLambda(documents_messages, name="documents_prompt")
+"""documents_messages as a pipeline step: ``{"documents": retriever, "question": ...} | documents_prompt | model``."""
 
 
 class KnowledgeBaseRetriever(BaseRetriever):

@@ -93,7 +93,7 @@ def test_chain_retriever_format_model_answers_from_the_retrieved_chunk(assistant
     retriever = assistant.as_retriever("corpus", k=3)
     chain = (
         {"documents": retriever, "question": RunnablePassthrough()}
-        | RunnableLambda(documents_prompt)
+        | documents_prompt
         | ExtractiveChat()
     )
     reply = chain.invoke(QUESTION)
