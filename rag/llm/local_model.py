@@ -23,12 +23,14 @@ class LocalChatModel(BaseChatModel):
     """A chat model that runs in this process. Subclasses list their per-call options in
     ``call_options`` and read them with ``options(kwargs)``."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     model_name: str = Field(description="Name reported to tracing and in response_metadata['model_name'].")
     max_tokens: int | None = Field(None, ge=1, description="Most tokens one answer may have; None: no limit.")
     stop: list[str] | None = Field(None, description="Strings that end the answer (not emitted).")
-    streaming: bool = Field(False, description="invoke() goes through the token stream too (callbacks see tokens).")
+    streaming: bool = Field(
+        False, description="LangChain's flag: invoke() runs through stream(); callbacks get every token either way."
+    )
 
     call_options: ClassVar[frozenset[str]] = frozenset({"max_tokens"})
 
@@ -55,10 +57,6 @@ class LocalChatModel(BaseChatModel):
             params["ls_stop"] = self.stop
         return params
 
-    def final_metadata(self, finish_reason: str) -> dict[str, Any]:
-        """response_metadata of an answer's last chunk."""
-        return {"finish_reason": finish_reason, "model_name": self.model_name}
-
 
 def merge_consecutive(messages: Iterable[BaseMessage]) -> list[BaseMessage]:
     """``messages`` with each run of one role joined into one message (texts separated by a blank
@@ -81,6 +79,5 @@ def merge_consecutive(messages: Iterable[BaseMessage]) -> list[BaseMessage]:
 
 def closing_chunk(model: LocalChatModel, finish_reason: str, usage: dict[str, int]) -> AIMessageChunk:
     """The empty last chunk of a stream: why it ended, the model's name and the token usage."""
-    return AIMessageChunk(
-        content="", usage_metadata=usage, response_metadata=model.final_metadata(finish_reason), chunk_position="last"
-    )
+    metadata = {"finish_reason": finish_reason, "model_name": model.model_name}
+    return AIMessageChunk(content="", usage_metadata=usage, response_metadata=metadata, chunk_position="last")
