@@ -116,7 +116,7 @@ class AnswerRunnable(Runnable[QuestionInput, "AnswerEvent"]):
         self.kb_name = kb_name
 
     @property
-    def InputType(self) -> Any:  # LangChain names it so
+    def InputType(self) -> Any:
         return QuestionInput
 
     @property
@@ -137,13 +137,18 @@ class AnswerRunnable(Runnable[QuestionInput, "AnswerEvent"]):
         return self._call_with_config(self._answer, input, config, run_type="chain")
 
     def _transform(self, inputs: Iterator[QuestionInput]) -> Iterator[AnswerEvent]:
-        *_, last = inputs  # a question does not arrive in pieces: the last one is the question
-        yield from self._events(last)
+        whole: Any = None
+        for piece in inputs:  # a step before may stream: text pieces, or a parallel step's dicts
+            try:
+                whole = piece if whole is None else whole + piece
+            except TypeError:
+                whole = piece
+        yield from self._events(whole)
 
     def transform(
         self, input: Iterator[QuestionInput], config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[AnswerEvent]:
-        """The text pieces of the answer to the (last) question, then its Answer."""
+        """The text pieces of the answer to the question ``input`` adds up to, then its Answer."""
         yield from self._transform_stream_with_config(input, self._transform, config, run_type="chain")
 
     def stream(

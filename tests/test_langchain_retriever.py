@@ -12,7 +12,7 @@ import pytest
 from conftest import CORPUS
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from langchain_core.runnables import RunnableLambda, RunnablePassthrough
+from langchain_core.runnables import RunnableLambda, RunnableParallel, RunnablePassthrough
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 
 from ingest import pipeline
@@ -91,11 +91,7 @@ def test_a_document_turns_back_into_the_source_it_came_from(assistant: Assistant
 
 def test_chain_retriever_format_model_answers_from_the_retrieved_chunk(assistant: Assistant) -> None:
     retriever = assistant.as_retriever("corpus", k=3)
-    chain = (
-        {"documents": retriever, "question": RunnablePassthrough()}
-        | documents_prompt
-        | ExtractiveChat()
-    )
+    chain = {"documents": retriever, "question": RunnablePassthrough()} | documents_prompt | ExtractiveChat()
     reply = chain.invoke(QUESTION)
     assert "74.4%" in reply.content
     assert "[1]" in reply.content  # source [1] is the best document
@@ -115,11 +111,15 @@ def test_runnable_answers_a_question_with_history_and_streams_the_pieces(assista
 
 
 def test_runnable_is_a_step_of_a_pipeline_streamed_or_not(assistant: Assistant) -> None:
-    pipeline_ = assistant.as_runnable("corpus") | RunnableLambda(
-        lambda answer: [c.chunk.doc_name for c in answer.cited]
-    )
+    cited = RunnableLambda(lambda answer: [c.chunk.doc_name for c in answer.cited])
+    pipeline_ = assistant.as_runnable("corpus") | cited
     assert pipeline_.invoke(QUESTION) == ["emergence.md"]
     assert list(pipeline_.stream(QUESTION)) == [["emergence.md"]]
+    asked = RunnableParallel(question=RunnablePassthrough(), history=RunnableLambda(lambda _: [("你好", "你好！")]))
+    streamed = list((asked | assistant.as_runnable("corpus")).stream(QUESTION))  # the input arrives as two dicts
+    answer = streamed[-1]
+    assert isinstance(answer, Answer) and answer.question == QUESTION and "74.4%" in answer.text
+    assert answer.packing is not None and answer.packing.history_turns_used == 1
 
 
 async def test_runnable_streams_asynchronously(assistant: Assistant) -> None:
