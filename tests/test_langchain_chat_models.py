@@ -142,6 +142,12 @@ def test_chatglm2_max_tokens_is_honoured_at_construction_and_per_call(chatglm2: 
     assert str(built.content).startswith(str(per_call.content))  # greedy: the same first tokens
 
 
+def test_chatglm2_timeout_ends_the_answer_between_tokens(chatglm2: ChatGLM2Chat) -> None:
+    late = chatglm2.invoke("hi", timeout=1e-9)  # already past when the first token would start
+    assert (late.content, late.response_metadata["finish_reason"]) == ("", "timeout")
+    assert (chatglm2.model_copy(update={"timeout": 60}).invoke("hi").usage_metadata or {})["output_tokens"] == 5
+
+
 def test_chatglm2_rejects_parameters_it_does_not_have(chatglm2: ChatGLM2Chat) -> None:
     with pytest.raises(ValidationError, match="max_new_tokens"):
         ChatGLM2Chat(model=chatglm2.model, tokenizer=chatglm2.tokenizer, max_new_tokens=5)
