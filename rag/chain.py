@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ingest.embeddings import get_embedder
 from ingest.errors import KnowledgeBaseError
@@ -29,6 +29,9 @@ from rag.retrieve import Retriever
 from rag.rewrite import standalone_query
 from rag.types import Answer, Citation, Timings
 from rag.verify import check_citations
+
+if TYPE_CHECKING:
+    from rag.langchain import AnswerRunnable, KnowledgeBaseRetriever
 
 EXTRACTIVE_NOTICE = (
     "未连接语言模型：以下是资料原文摘录，不是生成的回答。连接 ChatGLM2-6B：设置 KBA_CHATGLM2_PATH=模型目录；"
@@ -139,6 +142,18 @@ class Assistant:
                 embedder = get_embedder(self.settings.embedder) if self.settings.retrieval_mode != "keyword" else None
                 self._retrievers[kb_name] = Retriever(open_kb(self.settings, kb_name), embedder, self.settings)
             return self._retrievers[kb_name]
+
+    def as_retriever(self, kb_name: str, k: int | None = None) -> KnowledgeBaseRetriever:
+        """``kb_name``'s search as a LangChain retriever of Documents (rag.langchain)."""
+        from rag.langchain import KnowledgeBaseRetriever
+
+        return KnowledgeBaseRetriever(retriever=self.retriever(kb_name), k=k)
+
+    def as_runnable(self, kb_name: str) -> AnswerRunnable:
+        """Answers over ``kb_name`` as a LangChain Runnable: question -> Answer (rag.langchain)."""
+        from rag.langchain import AnswerRunnable
+
+        return AnswerRunnable(self, kb_name)
 
     def forget(self, kb_name: str) -> None:
         """Close a knowledge base (after it was deleted or rebuilt)."""

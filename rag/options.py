@@ -38,7 +38,7 @@ class AnswerOptions:
 def sampling_kwargs(llm: LLMHandle, options: AnswerOptions | None) -> dict[str, Any]:
     """Keyword arguments for ``llm.model.stream`` that apply ``options`` to one call.
 
-    ChatGLM2 reads ``max_new_tokens``; OpenAI-compatible servers get ``max_tokens`` both as
+    ChatGLM2 reads LangChain's standard ``max_tokens``; OpenAI-compatible servers get it both as
     langchain-openai sends it (``max_completion_tokens``) and in the body (older servers read only
     that); the extractive backend has nothing to sample.
     """
@@ -48,10 +48,8 @@ def sampling_kwargs(llm: LLMHandle, options: AnswerOptions | None) -> dict[str, 
         name: value for name in ("temperature", "top_p") if (value := getattr(options, name)) is not None
     }
     if options.max_tokens is not None:
-        if llm.model._llm_type == "chatglm2":
-            picked["max_new_tokens"] = options.max_tokens
-        else:
-            picked["max_tokens"] = options.max_tokens
+        picked["max_tokens"] = options.max_tokens
+        if llm.model._llm_type != "chatglm2":
             picked["extra_body"] = {"max_tokens": options.max_tokens}
     return picked
 

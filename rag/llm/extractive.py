@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from rag.config import Settings
 from rag.llm.base import LLMHandle
+from rag.llm.local_model import LocalChatModel, closing_chunk
 from rag.prompts import message_text, parse_user_turn
 from rag.tokens import CharEstimate
 
@@ -116,8 +116,15 @@ def extract_answer(sources: dict[int, str], question: str) -> list[str]:
     return pieces
 
 
-class ExtractiveChat(BaseChatModel):
-    """A chat model that quotes the best sentences of the numbered sources in the last user turn."""
+class ExtractiveChat(LocalChatModel):
+    """A chat model that quotes the best sentences of the numbered sources in the last user turn.
+
+    Its tokens are characters (as its context budget counts them): ``max_tokens`` cuts the quote
+    at that many characters and usage_metadata counts characters. ``stop`` ends the quote at the
+    first stop string. Nothing is sampled, so it has no temperature.
+    """
+
+    model_name: str = "extractive"
 
     @property
     def _llm_type(self) -> str:
@@ -128,16 +135,6 @@ class ExtractiveChat(BaseChatModel):
         sources, question = parse_user_turn(message_text(last)) if last is not None else ({}, "")
         return extract_answer(sources, question)
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        text = "".join(self._pieces(messages))
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
-
     def _stream(
         self,
         messages: list[BaseMessage],
@@ -145,14 +142,52 @@ class ExtractiveChat(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        for piece in self._pieces(messages):
+        limit = self.options(kwargs).get("max_tokens", self.max_tokens)
+        pieces, finish = limited(self._pieces(messages), self.stop_strings(stop), limit)
+        for piece in pieces:
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
             if run_manager is not None:
                 run_manager.on_llm_new_token(piece, chunk=chunk)
             yield chunk
-        finished = {"finish_reason": "stop"}
-        end = AIMessageChunk(content="", response_metadata=finished)
-        yield ChatGenerationChunk(message=end, generation_info=finished)
+        read = sum(len(message_text(m)) for m in messages)
+        written = sum(map(len, pieces))
+        usage = {"input_tokens": read, "output_tokens": written, "total_tokens": read + written}
+        yield ChatGenerationChunk(message=closing_chunk(self, finish, usage), generation_info={"finish_reason": finish})
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        chunks = list(self._stream(messages, stop, run_manager, **kwargs))
+        merged = sum(chunks[1:], chunks[0])
+        message = AIMessage(
+            content=merged.message.content,
+            usage_metadata=merged.message.usage_metadata,
+            response_metadata=merged.message.response_metadata,
+        )
+        return ChatResult(generations=[ChatGeneration(message=message, generation_info=merged.generation_info)])
+
+
+def limited(pieces: list[str], stop: list[str], max_chars: int | None) -> tuple[list[str], str]:
+    """``pieces`` cut before the first stop string and after ``max_chars`` characters, with the
+    finish reason: "stop" (whole, or ended by a stop string) or "length"."""
+    text = "".join(pieces)
+    end, finish = len(text), "stop"
+    hits = [text.find(s) for s in stop if s in text]
+    if hits:
+        end = min(hits)
+    if max_chars is not None and max_chars < end:
+        end, finish = max_chars, "length"
+    kept: list[str] = []
+    for piece in pieces:
+        room = end - sum(map(len, kept))
+        if room <= 0:
+            break
+        kept.append(piece[:room])
+    return kept, finish
 
 
 def extractive_handle(settings: Settings) -> LLMHandle:
