@@ -213,6 +213,8 @@ class Assistant:
         try:
             for chunk in stream:
                 finish = (chunk.response_metadata or {}).get("finish_reason") or finish
+                if getattr(chunk, "usage_metadata", None):
+                    answer.output_tokens = chunk.usage_metadata.get("output_tokens", answer.output_tokens)
                 piece = message_text(chunk)
                 if piece:
                     if timings.first_token is None:

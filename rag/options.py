@@ -71,6 +71,8 @@ def answer_usage(llm: LLMHandle, answer: Answer) -> TokenUsage:
     """The prompt as packed (counted on the exact messages sent) and the answer's text, in the
     backend's own tokens."""
     empty = llm.count_prompt([HumanMessage("")])
-    completion = max(0, llm.count_prompt([HumanMessage(answer.text)]) - empty) if answer.text else 0
+    completion = answer.output_tokens  # the model's own count; else the text counted again
+    if completion is None:
+        completion = max(0, llm.count_prompt([HumanMessage(answer.text)]) - empty) if answer.text else 0
     prompt = answer.packing.total_tokens if answer.packing else 0
     return TokenUsage(prompt, completion, llm.exact)

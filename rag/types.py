@@ -98,3 +98,4 @@ class Answer:
     error: str | None = None
     cut_off: str | None = None  # why the answer stopped before the model finished it (None: it is whole)
     verdicts: list[Verdict] = field(default_factory=list)  # per sentence: do its cited sources support it
+    output_tokens: int | None = None  # tokens the model says it generated, when it says
