@@ -4,7 +4,7 @@
     python bench/run.py --only quality,packing # some parts; the report uses every JSON present
     python bench/run.py --quick --out /tmp/b   # smoke run: tiny sizes, hashing embedder, seconds
 
-Parts: quality, ingest, latency, memory, packing, removal, upload, load, ocr, verify, project,
+Parts: quality, ingest, latency, memory, packing, removal, upload, load, ocr, verify, refusal, project,
 ann_recall (see each module's docstring). Knowledge bases are built in a scratch folder that is
 removed afterwards.
 The report goes beside the results folder when it is the default one (bench/report.md), else
@@ -37,6 +37,7 @@ PARTS = (
     "load",
     "ocr",
     "verify",
+    "refusal",
     "project",
     "ann_recall",
 )
@@ -74,6 +75,8 @@ def _run_part(name: str, opts: RunOptions) -> float:
         from bench import verify as module  # type: ignore[no-redef]
     elif name == "ann_recall":
         from bench import ann_recall as module  # type: ignore[no-redef]
+    elif name == "refusal":
+        from bench import refusal as module  # type: ignore[no-redef]
     else:
         from bench import packing as module  # type: ignore[no-redef]
     module.run(opts)

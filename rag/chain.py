@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from ingest.embeddings import get_embedder
 from ingest.errors import KnowledgeBaseError
 from ingest.pipeline import open_kb
+from rag.answerable import judge, not_found_stream
 from rag.config import Settings
 from rag.context import ContextTooSmall, pack
 from rag.llm.base import LLMHandle
@@ -206,9 +207,14 @@ class Assistant:
             return
         answer.sources, answer.packing = packed.sources, packed.report
         answer.notices += packed.report.notes
+        answer.answerability = judge(answer.standalone_query, results, settings)
+        answer.notices += [answer.answerability.reason] if answer.answerability.reason else []
         pieces: list[str] = []
         finish: str | None = None
-        chunks = self.llm.model.stream(packed.messages, **sampling_kwargs(self.llm, options))
+        if answer.answerability.answerable or self.llm.generative:  # a model reads the weak sources itself
+            chunks = self.llm.model.stream(packed.messages, **sampling_kwargs(self.llm, options))
+        else:
+            chunks = not_found_stream(question)
         stream = BoundedStream(chunks, cancel, time.monotonic() + self.settings.answer_timeout_s)
         try:
             for chunk in stream:

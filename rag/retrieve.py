@@ -111,7 +111,12 @@ class Retriever:
         if not settings.reranker:
             fused = fused[: k or settings.top_k]  # only a reranker needs the texts of every candidate
         chunks = self.kb.passages(pid for pid, *_ in fused)
-        results = [RetrievedChunk(chunks[pid], score, kr, dr) for pid, score, kr, dr in fused if pid in chunks]
+        bm25, cosine = dict(keyword), dict(dense)
+        results = [
+            RetrievedChunk(chunks[pid], score, kr, dr, keyword_score=bm25.get(pid), dense_score=cosine.get(pid))
+            for pid, score, kr, dr in fused
+            if pid in chunks
+        ]
         if settings.reranker and results:
             results = self._rerank(query, results)
         return results[: k or settings.top_k]

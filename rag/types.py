@@ -12,7 +12,9 @@ class RetrievedChunk:
     """A chunk with why it was retrieved.
 
     ``score`` is the fused relevance on a 0..1 scale (1 = best rank in every retriever used);
-    ranks are 1-based, None when that retriever did not return the chunk.
+    ranks are 1-based, None when that retriever did not return the chunk. ``keyword_score`` (BM25)
+    and ``dense_score`` (cosine) are that retriever's raw scores: unlike ``score`` they mean the
+    same from one query to the next, within one knowledge base and embedder (rag.answerable).
     """
 
     chunk: StoredChunk
@@ -20,6 +22,8 @@ class RetrievedChunk:
     keyword_rank: int | None = None
     dense_rank: int | None = None
     rerank_score: float | None = None
+    keyword_score: float | None = None
+    dense_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,24 @@ class Verdict:
     source: int | None = None
 
 
+@dataclass(frozen=True)
+class Answerability:
+    """Whether the retrieved sources seem to hold an answer, and why (rag.answerable).
+
+    ``signal`` names what was compared ("dense": the best raw cosine of a source; "words": the
+    share of the question's content words found in the sources), ``value`` against ``threshold``.
+    ``signals`` holds every measured signal, for people and the bench. ``reason`` is one line for
+    the UI, in both languages: empty when answerable.
+    """
+
+    answerable: bool
+    signal: str
+    value: float
+    threshold: float
+    signals: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
+
+
 @dataclass
 class Answer:
     """Everything the UI and the CLI show for one question."""
@@ -99,3 +121,4 @@ class Answer:
     cut_off: str | None = None  # why the answer stopped before the model finished it (None: it is whole)
     verdicts: list[Verdict] = field(default_factory=list)  # per sentence: do its cited sources support it
     output_tokens: int | None = None  # tokens the model says it generated, when it says
+    answerability: Answerability | None = None  # None: not judged (no retrieval happened)
