@@ -388,3 +388,12 @@ def _embed(
         doc.vectors = [vectors[s] for s in shas[position : position + len(doc.chunks)]]
         position += len(doc.chunks)
     return len(missing), len(shas) - len(missing)
+
+
+def original_file(settings: IngestSettings, kb_name: str, doc_name: str) -> bytes:
+    """The stored original of a document (for download, or to show a PDF page)."""
+    kb = open_kb(settings, kb_name)
+    try:
+        return kb.original(doc_name)
+    finally:
+        kb.close()

@@ -61,6 +61,9 @@ def test_upload_then_ask_cites_the_document(server_url: str, tmp_path: Path) -> 
             expect(page.locator(target)).to_be_in_viewport()  # the supporting span of source [1]
             expect(page.locator(f"{target}.kba-evidence, .kba-evidence:has({target})").first).to_contain_text("每周四")
             expect(first).to_be_in_viewport()
+            with page.expect_download() as download:
+                page.get_by_role("button", name="原文 / Original").first.click()
+            assert Path(download.value.path()).read_bytes() == document.read_bytes()  # the stored original
         finally:
             browser.close()
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+from pathlib import PurePath
+
 import streamlit as st
 
+from ingest.pipeline import original_file
+from rag.config import Settings
 from rag.export import Turn, answer_notices, status_line, support_line, was_stopped
 from rag.llm.base import LLMHandle
 from rag.markup import (
@@ -17,6 +22,8 @@ from rag.markup import (
     source_card_html,
     unsupported_html,
 )
+from rag.pdf_view import page_with_passage
+from rag.types import Citation
 from ui.jobs import Job
 
 CURSOR = " ▌"
@@ -82,6 +89,31 @@ def sources_panel(index: int, turn: Turn) -> None:
         anchor = source_anchor(index, citation.number)
         card = source_card_html(citation, is_cited, terms, anchor, evidence.get(citation.number, ()))
         st.markdown(card, unsafe_allow_html=True)
+        if is_cited:
+            _original(index, turn.kb, citation)
+
+
+def _original(index: int, kb: str, citation: Citation) -> None:
+    """The stored original one click away: a download, and for a PDF its page, the passage marked."""
+    settings: Settings = st.session_state["settings"]
+    chunk = citation.chunk
+    download, page, _ = st.columns([1.3, 1.3, 5])
+    download.download_button(
+        "原文 / Original",
+        data=partial(original_file, settings, kb, chunk.doc_name),
+        file_name=PurePath(chunk.doc_name).name,
+        icon=":material/download:",
+        key=f"original-{index}-{citation.number}",
+        on_click="ignore",
+    )
+    if chunk.page is not None and chunk.doc_name.lower().endswith(".pdf"):
+        with page.popover(f"第 {chunk.page} 页 / Page {chunk.page}", icon=":material/picture_as_pdf:"):
+            st.image(_page_picture(settings, kb, chunk.doc_name, chunk.page, chunk.text))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _page_picture(_settings: Settings, kb: str, doc_name: str, page: int, passage: str) -> bytes:
+    return page_with_passage(original_file(_settings, kb, doc_name), page, passage)
 
 
 def follow_answer(question: str, job: Job) -> None:
