@@ -38,11 +38,13 @@ sup.kba-cite a.kba-unsupported { color: #c62828; text-decoration: underline wavy
 .kba-evidence:target, .kba-evidence:has(span:target) { background: rgba(46, 160, 67, 0.38); }
 .kba-badge { display: inline-block; font-size: 0.7rem; padding: 0 0.4em; margin-left: 0.35em; border-radius: 0.6em;
   background: rgba(128, 128, 128, 0.15); vertical-align: 1px; }
-.kba-code { margin-top: 0.35rem; font-size: 0.8rem; overflow-x: auto; border-radius: 0.35rem; scroll-margin-top: 4rem; }
-.kba-code pre { margin: 0; padding: 0.3rem 0.5rem; background: transparent; }
-.kba-code table { border: none; margin: 0; }
-.kba-code td { border: none; padding: 0; vertical-align: top; }
-.kba-code td.linenos { color: #9aa0a6; user-select: none; border-right: 1px solid rgba(128, 128, 128, 0.25); }
+.kba-code { margin-top: 0.35rem; font-size: 0.8rem; overflow: auto; max-height: 26rem; border-radius: 0.35rem;
+  scroll-margin-top: 4rem; font-family: "Source Code Pro", ui-monospace, monospace;
+  background: rgba(128, 128, 128, 0.06); padding: 0.3rem 0; }
+.kba-line { white-space: pre; line-height: 1.5; }
+.kba-ln { display: inline-block; min-width: 3.2em; padding-right: 0.8em; text-align: right; color: #9aa0a6;
+  user-select: none; border-right: 1px solid rgba(128, 128, 128, 0.25); margin-right: 0.6em; }
+.kba-evidence-line { background: rgba(46, 160, 67, 0.16); }
 .kba-md p, .kba-md ul, .kba-md ol, .kba-md table { margin-bottom: 0.35rem; }
 .kba-unsupported-list { border-left: 3px solid #c62828; background: rgba(198, 40, 40, 0.06); padding: 0.35rem 0.7rem;
   border-radius: 0.3rem; font-size: 0.85rem; margin: 0.3rem 0 0.6rem 0; }

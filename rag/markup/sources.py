@@ -113,29 +113,58 @@ class _Evidence:
 
 
 @cache
-def _formatter(first_line: int, marked: tuple[int, ...]):  # type: ignore[no-untyped-def]  # imported lazily
-    from pygments.formatters import HtmlFormatter
+def _styles() -> dict[object, str]:
+    """Pygments' default colours as inline CSS per token type (the page styles nothing else)."""
+    from pygments.styles import get_style_by_name
 
-    return HtmlFormatter(linenos="table", linenostart=first_line, hl_lines=list(marked), noclasses=True, wrapcode=True)
+    styles: dict[object, str] = {}
+    for token, style in get_style_by_name("default"):
+        css = [f"color: #{style['color']}" if style["color"] else ""]
+        css += ["font-weight: bold" if style["bold"] else "", "font-style: italic" if style["italic"] else ""]
+        styles[token] = "; ".join(c for c in css if c)
+    return styles
 
 
-def code_html(chunk: StoredChunk, evidence: Sequence[Span] = ()) -> str:
-    """A code or config chunk with syntax colours and its file's line numbers; the evidence lines marked."""
-    from pygments import highlight
+def _coloured_lines(text: str, file_name: str) -> list[str]:
+    """The lines of ``text`` as HTML, each token escaped inside a span coloured by its type."""
+    from pygments import lex
     from pygments.lexers import TextLexer, get_lexer_for_filename
     from pygments.util import ClassNotFound
 
     try:
-        lexer = get_lexer_for_filename(PurePath(chunk.doc_name).name, stripnl=False)
+        lexer = get_lexer_for_filename(file_name, stripnl=False, ensurenl=False)
     except ClassNotFound:
-        lexer = TextLexer(stripnl=False)
+        lexer = TextLexer(stripnl=False, ensurenl=False)
+    styles, lines, current = _styles(), [], []
+    for token, value in lex(text, lexer):
+        for n, piece in enumerate(value.split("\n")):
+            if n:
+                lines.append("".join(current))
+                current = []
+            if piece:
+                style = styles.get(token, "")
+                current.append(f'<span style="{style}">{escape(piece)}</span>' if style else escape(piece))
+    lines.append("".join(current))
+    return lines[: text.count("\n") + 1]
+
+
+def code_html(chunk: StoredChunk, evidence: Sequence[Span] = ()) -> str:
+    """A code or config chunk with syntax colours and its file's line numbers; the evidence lines
+    marked. Plain <div>s, no <pre> or <code>: Streamlit renders those as its own code blocks, which
+    take text, not markup."""
     first = chunk.lines[0] if chunk.lines else 1
-    marked = sorted(
-        {chunk.text.count("\n", 0, s) + 1 + k for s, e, _ in evidence for k in range(chunk.text.count("\n", s, e) + 1)}
-    )
+    marked = {
+        chunk.text.count("\n", 0, start) + k
+        for start, end, _ in evidence
+        for k in range(chunk.text.count("\n", start, end) + 1)
+    }
     anchors = "".join(f'<span id="{escape(a)}"></span>' for _, _, a in evidence)
-    coloured = highlight(chunk.text, lexer, _formatter(first, tuple(marked)))
-    return f'<div class="kba-code">{anchors}{one_block(coloured)}</div>'
+    rows = [
+        f'<div class="kba-line{" kba-evidence-line" if n in marked else ""}"><span class="kba-ln">{first + n}</span>'
+        f'<span class="kba-src">{line or " "}</span></div>'
+        for n, line in enumerate(_coloured_lines(chunk.text, PurePath(chunk.doc_name).name))
+    ]
+    return f'<div class="kba-code">{anchors}{"".join(rows)}</div>'
 
 
 def body_html(chunk: StoredChunk, terms: Sequence[str], evidence: Sequence[Span] = ()) -> str:
