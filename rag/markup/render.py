@@ -19,6 +19,7 @@ _MARKDOWN = (
     .disable(["image", "link", "autolink", "entity", "reference"])
 )
 
+MARKS = ("\ue000", "\ue001")  # private-use sentinels callers may put into text: never left in code
 Decorate = Callable[[str], str]
 """A text token (raw) -> its HTML: escaped, with only markup made by this package added."""
 
@@ -35,11 +36,19 @@ def one_block(body: str) -> str:
     return body.strip("\n").replace("\n", "&#10;").replace("$", "&#36;")
 
 
+def _unmarked(text: str) -> str:
+    return text.replace(MARKS[0], "").replace(MARKS[1], "")
+
+
 def render_markdown(text: str, decorate: Decorate = escape) -> str:
     """``text`` rendered as Markdown, every text token passed through ``decorate``."""
     tokens = _MARKDOWN.parse(text)
     for token in tokens:
+        if token.type in {"fence", "code_block"}:
+            token.content = _unmarked(token.content)
         for child in token.children or ():
             if child.type == "text":
                 child.type, child.content = "html_inline", decorate(child.content)
+            elif child.type == "code_inline":
+                child.content = _unmarked(child.content)
     return one_block(_MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {}))

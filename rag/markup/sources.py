@@ -17,12 +17,12 @@ from pathlib import PurePath
 from ingest.keywords import keyword_tokens
 from ingest.types import StoredChunk
 from rag.markup.answer import evidence_anchor
-from rag.markup.render import escape, one_block, render_markdown
+from rag.markup.render import MARKS, escape, one_block, render_markdown
 from rag.types import Answer, Citation
 
 Span = tuple[int, int, str]  # (start, end, element id) of an evidence span in a source's text
 _MARKDOWN_DOCS = {".md", ".markdown"}
-_OPEN, _CLOSE = "\ue000", "\ue001"  # private-use sentinels: where an evidence span starts and ends
+_OPEN, _CLOSE = MARKS  # where an evidence span starts and ends, until rendered
 
 
 def question_terms(question: str) -> list[str]:
