@@ -125,6 +125,15 @@ def test_split_sentences() -> None:
     assert split_sentences("第一句。第二句！Third? Fourth. Fifth;\n\n第六句；第七句") == [
         "第一句。", "第二句！", "Third?", "Fourth.", "Fifth;", "第六句；", "第七句",
     ]
+    # A closing quote stays with its sentence; a piece with no word in it is no sentence.
+    assert split_sentences('他说：“好的。”然后走了。\n- "Which formats?"\n- \n"') == [
+        "他说：“好的。”", "然后走了。", '- "Which formats?"',
+    ]
+
+
+def test_a_quoted_question_line_leaves_no_stray_quote_to_quote() -> None:
+    guide = '常见问题\n\n- "知识库助手支持哪些文件格式？"\n支持 Markdown、PDF、Word 和代码文件。'
+    assert answer(ask([guide], "支持哪些文件格式？")) == "支持 Markdown、PDF、Word 和代码文件。[1]"
 
 
 def test_handle() -> None:

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 # A source's first line this short, without a sentence end, is its section heading: never quoted.
 HEADING_CHARS = 20
 
-# Sentence ends: Chinese and ASCII terminators, line breaks, and an English period before a space.
-_SENTENCE_END = re.compile(r"(?<=[。！？；!?])|\n+|(?<=\.)\s+")
+# Sentence ends: Chinese and ASCII terminators (with the closing quote or bracket right after one),
+# line breaks, and an English period before a space.
+_CLOSERS = "”’」』）)\"'"
+_SENTENCE_END = re.compile(rf"(?<=[。！？；!?])(?![{_CLOSERS}])|(?<=[。！？；!?][{_CLOSERS}])|\n+|(?<=\.)\s+")
+_WORD = re.compile(r"\w")
 _QUESTION_LABEL = re.compile(r"^\s*(?:问|提问|Q|Question)\s*\d*\s*[：:．.]", re.IGNORECASE)
 _ANSWER_LABEL = re.compile(r"^\s*(?:答|回答|A|Answer)\s*\d*\s*[：:．.]\s*", re.IGNORECASE)
 _QUESTION_END = re.compile(r"[？?][\s”’」』）)\"'*]*$")
@@ -38,8 +41,9 @@ class Quotable:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of ``text`` split at 。！？；!?, line breaks and ". "; empty pieces dropped."""
-    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+    """Sentences of ``text`` split at 。！？；!? (a closing quote after one stays with it), line breaks
+    and ". "; pieces without a letter, digit or character (a stray bullet or quote) dropped."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and _WORD.search(s)]
 
 
 def is_heading(line: str) -> bool:
