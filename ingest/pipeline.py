@@ -22,7 +22,7 @@ from ingest import stores
 from ingest.embeddings import Embedder, embedder_id, get_embedder
 from ingest.errors import IndexMismatch, KnowledgeBaseError, KnowledgeBaseNotFound, NoText, UnsupportedFile
 from ingest.loaders import is_supported, parse_document
-from ingest.loaders.text import human_size
+from ingest.loaders.text import human_size, over_size_limit
 from ingest.locks import write_lock
 from ingest.names import safe_file_name
 from ingest.progress import Progress
@@ -314,9 +314,7 @@ def _read(incoming: IncomingFile, settings: IngestSettings) -> bytes:
     try:
         size = incoming.path.stat().st_size
         if size > limit:
-            raise UnsupportedFile(
-                incoming.name, f"file is {human_size(size)}, over the {settings.max_file_mb:g} MB limit"
-            )
+            raise UnsupportedFile(incoming.name, over_size_limit(size, limit))
         with incoming.path.open("rb") as file:
             content = file.read(limit + 1)  # no more: it may have grown since stat()
     except FileNotFoundError:
@@ -326,7 +324,7 @@ def _read(incoming: IncomingFile, settings: IngestSettings) -> bytes:
     except OSError as error:  # a symlink loop, permissions, an I/O error
         raise UnsupportedFile(incoming.name, f"file could not be read ({error.strerror or error})") from None
     if len(content) > limit:
-        raise UnsupportedFile(incoming.name, f"file grew past the {settings.max_file_mb:g} MB limit while read")
+        raise UnsupportedFile(incoming.name, f"file grew past the {human_size(limit)} limit while read")
     return content
 
 

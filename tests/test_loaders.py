@@ -191,7 +191,7 @@ def test_size_is_checked_before_reading(tmp_path: Path, monkeypatch: pytest.Monk
         raise AssertionError("the file was opened")
 
     monkeypatch.setattr(Path, "open", no_reading)
-    assert refusal(path, max_bytes=4096) == "file is 5.9 KB, larger than the 4.0 KB limit"
+    assert refusal(path, max_bytes=4096) == "file is 5.9 KB, over the 4.0 KB limit"
 
 
 def test_a_vanished_file_is_reported(tmp_path: Path) -> None:

@@ -105,7 +105,7 @@ def test_oversized_file_is_rejected_before_reading(settings: Settings, tmp_path:
         handle.truncate(3 * 1024 * 1024)  # sparse: no disk used
     small = settings.model_copy(update={"max_file_mb": 1})
     report = pipeline.add_files(small, "kb", [IncomingFile("big.txt", big)])
-    assert report.failed == [("big.txt", "file is 3.0 MB, over the 1 MB limit")]
+    assert report.failed == [("big.txt", "file is 3.0 MB, over the 1.0 MB limit")]
 
 
 def test_file_that_vanishes_mid_build_is_reported(settings: Settings, tmp_path: Path) -> None:

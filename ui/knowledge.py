@@ -14,6 +14,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from ingest.errors import KnowledgeBaseError
 from ingest.loaders import SUPPORTED_SUMMARY
+from ingest.loaders.text import human_size
 from ingest.pipeline import IngestReport, open_kb
 from ingest.uploads import report_summary, upload_results
 from rag.access import Principal, allowed
@@ -22,10 +23,6 @@ from ui.jobs import Job
 from ui.kb_actions import CONFIRM, INGEST, ROUND, confirmed_delete, create, start_rebuild, start_upload
 from ui.resources import ingest_registry
 from ui.widgets import follow_progress, show_flashes
-
-
-def _human_size(n: int) -> str:
-    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 1024:.1f} KB"
 
 
 def _delete_button(
@@ -113,7 +110,7 @@ def _documents(settings: Settings, kb: str, principal: Principal) -> None:
         a, b, c = st.columns(3)
         a.metric("文档 / Documents", stats["documents"])
         b.metric("分块 / Chunks", stats["chunks"])
-        c.metric("磁盘 / On disk", _human_size(int(stats["disk_bytes"])))
+        c.metric("磁盘 / On disk", human_size(int(stats["disk_bytes"])))
         st.caption(f"向量模型 / Embedder: `{stats['embedder']}` · 索引版本 / generation {stats['generation']}")
         if not docs:
             st.info("这个知识库还没有文档。/ No documents yet: upload some above.")
@@ -122,7 +119,7 @@ def _documents(settings: Settings, kb: str, principal: Principal) -> None:
             {
                 "文件 / name": doc.name,
                 "类型 / type": doc.kind,
-                "大小 / size": _human_size(doc.size_bytes),
+                "大小 / size": human_size(doc.size_bytes),
                 "分块 / chunks": doc.chunks,
                 "添加时间 / added at": datetime.fromisoformat(doc.added_at).astimezone().strftime("%Y-%m-%d %H:%M"),
             }

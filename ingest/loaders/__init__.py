@@ -30,7 +30,7 @@ from ingest.loaders.office import load_docx, load_pptx
 from ingest.loaders.pdf import load_pdf
 from ingest.loaders.prose import load_html, load_markdown, load_txt
 from ingest.loaders.sheets import load_csv, load_xlsx
-from ingest.loaders.text import decode_text, human_size, normalize_text
+from ingest.loaders.text import decode_text, human_size, normalize_text, over_size_limit
 from ingest.types import Section
 
 __all__ = [
@@ -110,7 +110,7 @@ def load_document(path: Path, max_bytes: int) -> list[Section]:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise UnsupportedFile(name, f"file is {human_size(size)}, larger than the {human_size(max_bytes)} limit")
+            raise UnsupportedFile(name, over_size_limit(size, max_bytes))
         with path.open("rb") as file:
             data = file.read(max_bytes + 1)  # no more: it may have grown since stat()
     except FileNotFoundError:
@@ -142,7 +142,7 @@ def parse_document(
     if not data:
         raise NoText(name, "file is empty")
     if len(data) > max_bytes:
-        raise UnsupportedFile(name, f"file is larger than the {human_size(max_bytes)} limit")
+        raise UnsupportedFile(name, f"file is over the {human_size(max_bytes)} limit")
     try:
         sections = loader(data, name, max_bytes)
     except OSError as exc:

@@ -38,7 +38,13 @@ def strip_blank_lines(text: str, first_line: int) -> tuple[str, int]:
 
 
 def human_size(n: float) -> str:
+    """``n`` bytes for people: "3.0 MB", "5.9 KB", "12 bytes"."""
     return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{n / 1024:.1f} KB" if n >= 1024 else f"{n:g} bytes"
+
+
+def over_size_limit(size: int, max_bytes: int) -> str:
+    """The one reason a file too large is refused with, wherever it is found."""
+    return f"file is {human_size(size)}, over the {human_size(max_bytes)} limit"
 
 
 def decode_text(data: bytes, name: str) -> str:
