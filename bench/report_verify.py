@@ -127,7 +127,8 @@ def verify_section(v: dict[str, Any], plots: dict[str, str]) -> list[str]:
         "Logistic regression over rag/verify/features.py's features (weights in the features' own units; 0 = "
         f"left out by the sign constraint), bias {v['model']['bias']:.3f}, threshold {v['shipped_threshold']:.3f}; "
         "a decisive sign (same language: a number or name in none of the cited sources, a fact swapped, an "
-        "opposite word, negation flipped on a quarter of the shared words; across languages: a number, an "
+        "opposite word, negation flipped on a quarter of the shared words, a near copy with two terms exchanged, a "
+        "negation or a number replaced; across languages: a number, an "
         "opposite word) caps the score at half the threshold.",
         "",
         "| feature | weight |",

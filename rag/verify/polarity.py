@@ -21,7 +21,7 @@ _NEGATION = re.compile(
 )
 # Words that contain a negation character but negate nothing (不断 "keeps", 非常 "very", 未来 "future").
 _NOT_NEGATIONS = re.compile(
-    r"不仅|不但|不断|不过|不少|不错|不久|不妨|不禁|不得不|不管|不论|不同|不如|非常|无论|无数|未来|是否|否则|无疑|"
+    r"不仅|不但|不断|不停|不时|不过|不少|不错|不久|不妨|不禁|不得不|不管|不论|不同|不如|非常|无论|无数|未来|是否|否则|无疑|"
     r"莫过于|毫不|\bno longer\b|\bnot only\b"
 )
 # Opposites, each side in both languages: Chinese words or single characters, English word stems.
