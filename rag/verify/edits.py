@@ -47,6 +47,7 @@ def _replacements(span: str, claim: str) -> tuple[float, list[tuple[str, str]]]:
 
 
 def _exchanged(one: tuple[str, str], other: tuple[str, str]) -> bool:
+    """Whether two replacements undo each other."""
     (theirs, mine), (theirs2, mine2) = (tuple(s[1:-1] for s in pair) for pair in (one, other))
     return bool(theirs and mine) and theirs in mine2 and mine in theirs2
 
