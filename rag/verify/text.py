@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
+from rag.verify.numbers import number_aliases, numbers
+
 CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 LATIN_WORD = re.compile(r"[a-z][a-z0-9]*(?:'[a-z]+)?")
-ARABIC_NUMBER = re.compile(r"(?<![\d.])\d+(?:,\d{3})*(?:\.\d+)?")
-CJK_NUMBER = re.compile(r"百分之[零〇一二两三四五六七八九十百]+|[零〇一二两三四五六七八九十百千万亿]+")
 # Clause ends: punctuation, and the contrast words after which a negation no longer applies.
 CLAUSE_BREAK = re.compile(
     r"[;:；：、。!?！？()（）\n]|,(?!\d{3}(?!\d))|而是|但是|但|然而|\bbut\b|\brather\b|\binstead\b"
@@ -32,33 +31,25 @@ ENGLISH_STOPWORDS = frozenset(
 )
 # Chinese characters that carry grammar, not content: a bigram made only of them says nothing.
 FUNCTION_CHARS = frozenset("的了是在和与及或也就都而被把对从以为于之其这那个一些着地得并且所将向中上下有")
-_CJK_DIGITS = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
-_CJK_SCALES = {"十": 10, "百": 100, "千": 1000, "万": 10_000, "亿": 100_000_000}
-# Numeral characters inside ordinary words ("very", "in case", "must not", "one by one").
-_NOT_NUMBERS = ("十分", "万一", "千万", "一一", "三三两两", "万万", "一万步")
-
 
 # Who says it: a leading "作者认为，" or "The author notes that" is not part of what must be found.
+_WHO = r"(?:作者|笔者|文章|本文|该文|这篇文章|论文|原文|文中|资料|文档|研究者?|研究人员|有人|他们?)"
+_SAYS = (
+    r"(?:认为|指出|表示|提到|提出|强调|判断|发现|说|估计|觉得|感觉|主张|建议|写道|介绍|预计|预测|猜测|相信|证明|"
+    r"总结|描述|解释|坦言|承认|透露|提醒)"
+)
+_VIEW = r"(?:看法|观点|建议|态度|说法|总结|结论|判断|意思|理解|估计|猜测|预测|感觉|解释|定义|评价)"
+_ENGLISH_SAYS = (
+    r"(?:notes?|says?|argues?|thinks?|believes?|points? out|states?|expects?|estimates?|suggests?|claims?|writes?|"
+    r"mentions?|explains?|observes?|concludes?|reckons?|admits?)"
+)
 _ATTRIBUTION = re.compile(
-    r"^(?:(?:作者|笔者|文章|本文|论文|原文|文中|资料|研究者?|研究人员|有人|他们?)(?:还|也|进一步)?"
-    r"(?:认为|指出|表示|提到|提出|强调|判断|发现|说|估计|觉得|主张|建议|写道|介绍|预计|相信|证明)了?[，,：:]?\s*|"
-    r"(?:根据|按照|据)(?:资料|作者|文章|原文)(?:所说|介绍)?[，,]\s*|"
-    r"according to the (?:author|article|paper|passage|sources?),?\s*|"
-    r"the (?:author|article|paper|passage|source|writer)s? (?:also )?(?:notes?|says?|argues?|thinks?|believes?|"
-    r"points? out|states?|expects?|estimates?|suggests?|claims?|writes?|mentions?|explains?|observes?)(?: that)?\s+)",
+    rf"^(?:{_WHO}(?:还|也|进一步)?{_SAYS}了?[，,：:]?\s*|"
+    rf"{_WHO}(?:的|所)?{_VIEW}(?:是|为)?[，,：:]?\s*|"
+    rf"(?:根据|按照|按|据|依)(?:资料|作者|文章|原文|本文|这篇文章)(?:的)?(?:所说|介绍|说法|观点|描述)?[，,]\s*|"
+    r"(?:according to|in the view of) the (?:author|article|paper|passage|sources?),?\s*|in the author'?s view,?\s*|"
+    rf"the (?:author|article|paper|passage|source|writer)s? (?:also )?{_ENGLISH_SAYS}(?: that)?\s+|"
+    r"the (?:author|writer)'s (?:view|point|conclusion|summary|advice|suggestion) is(?: that)?:?\s+)",
     re.IGNORECASE,
 )
 
@@ -90,40 +81,6 @@ def stem(word: str) -> str:
         if len(word) > len(ending) + 3 and word.endswith(ending):
             return word[: -len(ending)] + ("y" if ending == "ies" else "")
     return word
-
-
-def cjk_value(numeral: str) -> int | None:
-    """The value of a Chinese numeral ("十二" -> 12, "三千五百" -> 3500), or None if it is not one."""
-    total, section, digit = 0, 0, None
-    for ch in numeral:
-        if ch in _CJK_DIGITS:
-            digit = _CJK_DIGITS[ch] if digit is None else digit * 10 + _CJK_DIGITS[ch]
-        elif ch in ("万", "亿"):
-            total += (section + (digit or 0)) * _CJK_SCALES[ch]
-            section, digit = 0, None
-        else:
-            section += (1 if digit is None else digit) * _CJK_SCALES[ch]
-            digit = None
-    value = total + section + (digit or 0)
-    return value if value or "零" in numeral or "〇" in numeral else None
-
-
-def numbers(norm: str) -> Iterator[tuple[str, str]]:
-    """(value, as written) for each number in normalised text: Arabic, and Chinese numerals other
-    than one (一 is mostly part of words: 一定, 统一, 一般) and lone scale characters (万物, 百科)."""
-    for match in ARABIC_NUMBER.finditer(norm):
-        raw = match.group()
-        value = raw.replace(",", "")
-        value = value.rstrip("0").rstrip(".") if "." in value else value.lstrip("0") or "0"
-        yield value, raw
-    for match in CJK_NUMBER.finditer(norm):
-        raw = match.group()
-        around = norm[max(0, match.start() - 1) : match.end() + 1]
-        if any(word in around for word in _NOT_NUMBERS) or set(raw) <= set(_CJK_SCALES) - {"十"}:
-            continue
-        value = cjk_value(raw.removeprefix("百分之"))
-        if value is not None and value != 1:
-            yield str(value), raw
 
 
 def latin_words(norm: str) -> list[str]:
@@ -165,8 +122,10 @@ class UnitIndex:
 
     @classmethod
     def of_normalised(cls, norm: str) -> UnitIndex:
-        """Every bigram (function ones too, for the uncovered-run test), word and number of ``norm``."""
-        words = latin_words(norm) + ["#" + value for value, _ in numbers(norm)]
+        """Every bigram (function ones too, for the uncovered-run test), word and number of ``norm``
+        (each number under its value and its aliases: rag.verify.numbers)."""
+        values = [value for value, _ in numbers(norm)] + list(number_aliases(norm))
+        words = latin_words(norm) + ["#" + value for value in values]
         return cls(norm, frozenset(cjk_bigrams(norm)) | frozenset(words))
 
     def __or__(self, other: UnitIndex) -> UnitIndex:
