@@ -190,9 +190,9 @@ def _readable(milvus: Milvus, settings: IngestSettings, name: str) -> Record:
     record = catalog.read(milvus, name)
     if record is None or record.schema != SCHEMA_VERSION:
         raise IndexMismatch(
-            f"knowledge base '{name}' was written by another version of this program (index format "
-            f"{raw.get('schema', 'unknown')}, this version reads {SCHEMA_VERSION}); "
-            f"rebuild it: python -m ingest rebuild --kb {name}"
+            f"knowledge base '{name}' in {milvus.target.describe()} was written by another version of this "
+            f"program (layout {raw.get('schema', 'unknown')}, this version reads {SCHEMA_VERSION}): open it "
+            "with that version"
         )
     return record
 

@@ -10,6 +10,9 @@ A write that moves the knowledge base from generation G to G+1 goes in four step
 4. cleanup: the retired documents, their chunks and the passages no live chunk holds any more
    (with their windows) are deleted.
 
+Progress: ("write", done, total) while staging, ("index", 0, n) before the switch and
+("index", n, n) right after it (n: new window vectors), then the cleanup.
+
 A crash before step 3 leaves G whole; the next write (``recover``) deletes the rows born after G
 and gives the documents marked in step 2 back their life. A crash after it leaves G+1 whole;
 the next write finishes step 4. Milvus Lite searches rows that are not flushed by brute force in
@@ -79,8 +82,8 @@ def apply(
     )
     catalog.write(milvus, catalog_name, committed)  # the switch
     _flush_if_lite(milvus, (catalog.CATALOG,))
-    _cleanup(milvus, names, [d.id for d in retired], orphans)
     progress("index", staged.created_windows, staged.created_windows)
+    _cleanup(milvus, names, [d.id for d in retired], orphans)
     return committed
 
 
