@@ -108,20 +108,8 @@ def precomputed_terms(lookup: dict[str, str]) -> Iterator[None]:
         store_module.fts_document = original
 
 
-def build_store(
-    folder: Path,
-    embedder_name: str,
-    texts: list[str],
-    terms: list[str],
-    vectors: np.ndarray,
-    batch_chunks: int = 250_000,
-) -> KnowledgeBase:
-    """A knowledge base holding ``texts`` with ``vectors``, written through the store's own apply().
-
-    Each synthetic chunk has one window (its text is about one window long), so the FAISS index
-    holds one vector per chunk.
-    """
-    kb = KnowledgeBase.create(folder, embedder_name, vectors.shape[1])
+def synthetic_documents(texts: list[str], vectors: np.ndarray) -> list[PreparedDocument]:
+    """``texts`` with their ``vectors`` (one window each) as documents of CHUNKS_PER_DOC chunks."""
     docs: list[PreparedDocument] = []
     for number, start in enumerate(range(0, len(texts), CHUNKS_PER_DOC)):
         part = texts[start : start + CHUNKS_PER_DOC]
@@ -137,6 +125,24 @@ def build_store(
                 content=content,
             )
         )
+    return docs
+
+
+def build_store(
+    folder: Path,
+    embedder_name: str,
+    texts: list[str],
+    terms: list[str],
+    vectors: np.ndarray,
+    batch_chunks: int = 250_000,
+) -> KnowledgeBase:
+    """A knowledge base holding ``texts`` with ``vectors``, written through the store's own apply().
+
+    Each synthetic chunk has one window (its text is about one window long), so the FAISS index
+    holds one vector per chunk.
+    """
+    kb = KnowledgeBase.create(folder, embedder_name, vectors.shape[1])
+    docs = synthetic_documents(texts, vectors)
     per_batch = max(1, batch_chunks // CHUNKS_PER_DOC)
     with precomputed_terms(dict(zip(texts, terms, strict=True))):
         for start in range(0, len(docs), per_batch):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,23 +72,22 @@ def new_key(kb_name: str) -> str:
 
 
 def keyword_document(heading: str | None, text: str, mode: str) -> str:
-    """What the passages' BM25 field holds: our terms (ingest/keywords.py), each as an opaque
-    token, or the raw text for Milvus's jieba analyzer."""
+    """What the passages' BM25 field holds: our terms (ingest/keywords.py) as tokens, or the raw
+    text for Milvus's jieba analyzer."""
     whole = f"{heading or ''}\n{text}"
-    return whole if mode == "jieba" else " ".join(_token(t) for t in keyword_tokens(whole))
+    return whole if mode == "jieba" else term_tokens(keyword_tokens(whole))
 
 
 def keyword_query(query: str, mode: str) -> str:
     """The BM25 query text for ``query``: its distinct terms as tokens (as FTS5 ORs them), or the raw text."""
-    if mode == "jieba":
-        return query
-    return " ".join(_token(t) for t in dict.fromkeys(keyword_tokens(query)))
+    return query if mode == "jieba" else term_tokens(dict.fromkeys(keyword_tokens(query)))
 
 
-def _token(term: str) -> str:
-    """A term as 13 lower-case hex-like characters: ``os.kill`` or ``1.2.3`` survive every Milvus
-    tokenizer whole (Milvus Lite has no whitespace tokenizer; its standard one splits at '.')."""
-    return "k" + hashlib.blake2b(term.encode(), digest_size=6).hexdigest()
+def term_tokens(terms: Iterable[str]) -> str:
+    """Terms as space-separated tokens of 13 lower-case hex-like characters each: ``os.kill`` or
+    ``1.2.3`` survive every Milvus tokenizer whole (Milvus Lite has no whitespace tokenizer, and
+    its standard one splits at '.')."""
+    return " ".join("k" + hashlib.blake2b(t.encode(), digest_size=6).hexdigest() for t in terms)
 
 
 def _analyzer(mode: str, lite: bool) -> dict[str, Any]:
