@@ -12,45 +12,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
 
 from ingest.errors import KnowledgeBaseError, KnowledgeBaseNotFound, KnowledgeBaseReadOnly
 from ingest.stores import milvus_catalog as catalog
+from ingest.stores import milvus_read as read
 from ingest.stores.base import KnowledgeStore, PreparedDocument, Scored, WriteProgress, embedder_mismatch, no_progress
 from ingest.stores.milvus_catalog import Record
 from ingest.stores.milvus_connect import Milvus, disconnect
+from ingest.stores.milvus_read import LiveDocument
 from ingest.stores.milvus_schema import Collections, keyword_query, load_collections
 from ingest.stores.originals import Originals
-from ingest.stores.vectors import HNSW_EF_SEARCH
 from ingest.types import DocumentInfo, StoredChunk
 
-WINDOW_FANOUT = 4  # as the embedded store: windows read per passage asked for
 READ_ATTEMPTS = 3  # a read that overlapped a commit is done again, at most this often
 T = TypeVar("T")
-
-_CHUNK_FIELDS = ["id", "doc_id", "ordinal", "passage_id", "page", "line_start", "line_end", "kind", "ocr"]
-_DOC_FIELDS = ["id", "name", "kind", "size_bytes", "sha256", "added_at", "chunks", "born", "died"]
-
-
-@dataclass(frozen=True)
-class LiveDocument:
-    """A document row of the committed generation."""
-
-    id: int
-    name: str
-    kind: str
-    size_bytes: int
-    sha256: str
-    added_at: str
-    chunks: int
-    born: int
-    died: int
-
-    def info(self) -> DocumentInfo:
-        return DocumentInfo(self.name, self.kind, self.size_bytes, self.sha256, self.chunks, self.added_at)
 
 
 class MilvusStore(KnowledgeStore):
@@ -93,7 +71,8 @@ class MilvusStore(KnowledgeStore):
         return self._current().generation
 
     def documents(self) -> list[DocumentInfo]:
-        return self._read(lambda record: sorted((d.info() for d in self._documents(record).values()), key=_by_name))
+        infos = self._read(lambda record: [d.info() for d in self._documents(record).values()])
+        return sorted(infos, key=lambda info: info.name)
 
     def document_hashes(self) -> dict[str, str]:
         return self._read(lambda record: {d.name: d.sha256 for d in self._documents(record).values()})
@@ -113,45 +92,31 @@ class MilvusStore(KnowledgeStore):
 
     def passages(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
         wanted = [int(i) for i in dict.fromkeys(ids)]
-        return self._read(lambda record: self._passages(record, wanted)) if wanted else {}
+        if not wanted:
+            return {}
+        return self._read(lambda r: read.first_chunks(self._milvus, self.collections, wanted, self._documents(r)))
 
     def known_vectors(self, shas: Iterable[str]) -> dict[str, np.ndarray]:
-        shas = list(dict.fromkeys(shas))
         names = self.collections
         passages = self._milvus.rows_in(names.passages, "text_sha", shas, ["id", "text_sha", "windows"])
-        found = self._window_matrices({int(p["id"]): int(p["windows"]) for p in passages})
+        found = read.window_matrices(self._milvus, names, {int(p["id"]): int(p["windows"]) for p in passages})
         return {p["text_sha"]: found[int(p["id"])] for p in passages if int(p["id"]) in found}
 
     def keyword_search(self, query: str, k: int) -> Scored:
-        """BM25 over the passages' keywords. Milvus Lite gives BM25 scores as negative distances, a
-        server as positive scores; both best first, so the magnitude is the score. Unlike the
-        embedded store, common terms are not left out: Milvus's sparse index prunes with MaxScore."""
-        if k <= 0:
-            return []
+        """BM25 over the passages' keywords (milvus_read.keyword_hits). Unlike the embedded store,
+        common terms are not left out: Milvus's sparse index prunes them itself (MaxScore)."""
         text = keyword_query(query, self._record.keywords)
-        if not text.strip():
+        if k <= 0 or not text.strip():
             return []
-
-        def search(record: Record) -> Scored:
-            hits = self._milvus.call(
-                "search",
-                self.collections.passages,
-                data=[text],
-                anns_field="sparse",
-                limit=k,
-                filter=f"born <= {record.generation}",
-                output_fields=["id"],
-                search_params={"metric_type": "BM25"},
-            )[0]
-            return [(int(hit["id"]), abs(float(hit["distance"]))) for hit in hits]
-
-        return self._read(search)
+        return self._read(lambda r: read.keyword_hits(self._milvus, self.collections, text, k, r.generation))
 
     def dense_search(self, query_vector: np.ndarray, k: int, mean_weight: float = 0.0) -> Scored:
         if k <= 0:
             return []
         query = np.asarray(query_vector, np.float32)
-        return self._read(lambda record: self._dense(record, query, k, mean_weight))
+        return self._read(
+            lambda r: read.dense_hits(self._milvus, self.collections, query, k, mean_weight, r.generation)
+        )
 
     def original(self, doc_name: str) -> bytes:
         doc = self._read(lambda record: self._by_name(record).get(doc_name))
@@ -261,11 +226,9 @@ class MilvusStore(KnowledgeStore):
             key, generation, documents = self._live
             if (key, generation) == (record.key, record.generation):
                 return documents
-        g = record.generation
-        rows = self._milvus.rows(self.collections.documents, f"born <= {g} and died > {g}", _DOC_FIELDS)
-        documents = {int(r["id"]): LiveDocument(**{f: r[f] for f in _DOC_FIELDS}) for r in rows}
+        documents = read.live_documents(self._milvus, self.collections, record.generation)
         with self._guard:
-            self._live = (record.key, g, documents)
+            self._live = (record.key, record.generation, documents)
         return documents
 
     def _by_name(self, record: Record) -> dict[str, LiveDocument]:
@@ -273,83 +236,4 @@ class MilvusStore(KnowledgeStore):
 
     def _chunks_where(self, record: Record, doc_name: str, also: str) -> list[StoredChunk]:
         doc = self._by_name(record).get(doc_name)
-        if doc is None:
-            return []
-        expr = f"doc_id == {doc.id}" + (f" and {also}" if also else "")
-        rows = sorted(self._milvus.rows(self.collections.chunks, expr, _CHUNK_FIELDS), key=lambda r: r["ordinal"])
-        return self._stored(rows, {doc.id: doc})
-
-    def _passages(self, record: Record, ids: list[int]) -> dict[int, StoredChunk]:
-        documents = self._documents(record)
-        first: dict[int, dict] = {}
-        for row in self._milvus.rows_in(self.collections.chunks, "passage_id", ids, _CHUNK_FIELDS):
-            pid = int(row["passage_id"])
-            if int(row["doc_id"]) in documents and (pid not in first or row["id"] < first[pid]["id"]):
-                first[pid] = row
-        return dict(zip(first, self._stored(list(first.values()), documents), strict=True))
-
-    def _stored(self, rows: list[dict], documents: dict[int, LiveDocument]) -> list[StoredChunk]:
-        """StoredChunks of chunk rows, with their passages' text and heading."""
-        texts = {
-            int(p["id"]): p
-            for p in self._milvus.rows_in(
-                self.collections.passages, "id", [r["passage_id"] for r in rows], ["id", "text", "heading"]
-            )
-        }
-        chunks = []
-        for r in rows:
-            passage = texts[int(r["passage_id"])]
-            lines = (r["line_start"], r["line_end"]) if r["line_start"] is not None else None
-            chunks.append(
-                StoredChunk(
-                    int(r["id"]),
-                    documents[int(r["doc_id"])].name,
-                    int(r["ordinal"]),
-                    passage["text"],
-                    r["page"],
-                    passage["heading"],
-                    lines,
-                    r["kind"],
-                    bool(r["ocr"]),
-                )
-            )
-        return chunks
-
-    def _dense(self, record: Record, query: np.ndarray, k: int, mean_weight: float) -> Scored:
-        limit = k * WINDOW_FANOUT
-        hits = self._milvus.call(
-            "search",
-            self.collections.windows,
-            data=[query.tolist()],
-            anns_field="vector",
-            limit=limit,
-            filter=f"born <= {record.generation}",
-            output_fields=["passage_id"],
-            search_params={"metric_type": "IP", "params": {"ef": max(HNSW_EF_SEARCH, limit)}},
-        )[0]
-        best: dict[int, float] = {}
-        for hit in hits:  # best first
-            best.setdefault(int(hit["entity"]["passage_id"]), float(hit["distance"]))
-        if mean_weight and best:
-            rows = self._milvus.rows_in(self.collections.passages, "id", best, ["id", "mean"])
-            for row in rows:
-                whole = float(np.asarray(row["mean"], np.float32) @ query)
-                pid = int(row["id"])
-                best[pid] = (1 - mean_weight) * best[pid] + mean_weight * whole
-        return sorted(best.items(), key=lambda item: (-item[1], item[0]))[:k]
-
-    def _window_matrices(self, windows: dict[int, int]) -> dict[int, np.ndarray]:
-        """(windows, dim) matrices of these passages (passage id -> window count); incomplete ones left out."""
-        rows = self._milvus.rows_in(self.collections.windows, "passage_id", windows, ["id", "passage_id", "vector"])
-        by_passage: dict[int, list[tuple[int, list[float]]]] = {}
-        for row in rows:
-            by_passage.setdefault(int(row["passage_id"]), []).append((int(row["id"]), row["vector"]))
-        return {
-            pid: np.asarray([v for _, v in sorted(found)], np.float32)
-            for pid, found in by_passage.items()
-            if len(found) == windows[pid]
-        }
-
-
-def _by_name(info: DocumentInfo) -> str:
-    return info.name
+        return read.chunks_of(self._milvus, self.collections, doc, also) if doc else []

@@ -31,9 +31,9 @@ from ingest.errors import KnowledgeBaseError
 from ingest.stores import milvus_catalog as catalog
 from ingest.stores.base import PreparedDocument, WriteProgress, text_sha
 from ingest.stores.embedded import passage_key
-from ingest.stores.milvus import LiveDocument
 from ingest.stores.milvus_catalog import Record
 from ingest.stores.milvus_connect import Milvus
+from ingest.stores.milvus_read import DOC_FIELDS, LiveDocument
 from ingest.stores.milvus_schema import LIVE, MAX_VARCHAR, SLOT, Collections, keyword_document
 from ingest.windows import mean_direction, window_ids
 
@@ -96,8 +96,7 @@ def recover(milvus: Milvus, names: Collections, record: Record) -> bool:
         if _count(milvus, collection, f"born > {g}"):
             milvus.call("delete", collection, filter=f"born > {g}")
             changed = True
-    fields = ["id", "name", "kind", "size_bytes", "sha256", "added_at", "chunks", "born", "died"]
-    marked = milvus.rows(names.documents, f"died > {g} and died < {LIVE}", fields)
+    marked = milvus.rows(names.documents, f"died > {g} and died < {LIVE}", DOC_FIELDS)
     if marked:
         milvus.call("upsert", names.documents, [_document_row(LiveDocument(**r), died=LIVE) for r in marked])
         changed = True
