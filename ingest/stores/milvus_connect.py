@@ -132,11 +132,13 @@ def disconnect(target: Target) -> None:
             _clients[target] = (client, users - 1)
             return
         del _clients[target]
-    client.close()
-    if target.lite:
-        from milvus_lite.server_manager import server_manager_instance
+        # still under the lock: a connect racing this would get the stopping server, or find the
+        # Lite file still locked by it
+        client.close()
+        if target.lite:
+            from milvus_lite.server_manager import server_manager_instance
 
-        server_manager_instance.release_server(target.uri)
+            server_manager_instance.release_server(target.uri)
 
 
 def guarded(target: Target, work: Callable[[], T]) -> T:
