@@ -5,10 +5,10 @@
    keyword terms (the shipped analyzer) and into Milvus with its own jieba analyzer. The dev
    questions and bench/questions.jsonl are answered by ``Retriever.ranked``: recall@1/4/10 and
    MRR@10 for hybrid retrieval and for each retriever alone, and the questions whose rank differs.
-2. Scale. Synthetic stores of 10k and 100k chunks (bench/synthetic.py: the corpus's sentences,
-   vectors mixed from its embeddings) are written through each store's ``apply``: chunks per
-   second; then the real questions are timed through keyword search, dense search and the
-   Retriever's hybrid ``ranked`` (query vectors from the cache, so embedding is left out).
+2. Scale. Synthetic stores of 10k and 100k chunks (bench/synthetic.py: the corpus's sentences;
+   vectors mixed from the window vectors of part 1's corpus knowledge base) are written through
+   each store's ``apply``: chunks per second; then the real questions are timed through keyword
+   search, dense search and the Retriever's hybrid ``ranked`` (query vectors from the cache).
 
 Milvus Lite is a Python re-implementation of Milvus for tests and laptops: its speed is not the
 speed of a Milvus server, whose search runs in C++ (knowhere) on indexes built in the background.
@@ -27,11 +27,11 @@ import numpy as np
 from bench.cache import cached_embedders
 from bench.common import CORPUS, RunOptions, load_average, percentiles, stopwatch, write_json
 from bench.quality import Question, load_question_sets
-from bench.synthetic import SentencePool, embedder_base, synthetic_documents, synthetic_texts, synthetic_vectors
+from bench.synthetic import SentencePool, synthetic_documents, synthetic_texts, synthetic_vectors
 from bench.synthetic import build_store as build_embedded
 from ingest import pipeline
 from ingest.embeddings import get_embedder
-from ingest.stores import KnowledgeStore, create_store, milvus_write
+from ingest.stores import KnowledgeStore, create_store, milvus_write, text_sha
 from ingest.stores.milvus_schema import term_tokens
 from rag.config import Settings
 from rag.eval import EvalQuestion, evaluate
@@ -141,9 +141,20 @@ def _latency(kb: KnowledgeStore, settings: Settings, questions: list[Question]) 
     return {what: percentiles(samples) for what, samples in timings.items()}
 
 
+def _window_base(settings: Settings) -> np.ndarray:
+    """Every window vector of the quality part's corpus knowledge base: what synthetic vectors mix."""
+    kb = pipeline.open_kb(settings, "corpus")
+    try:
+        texts = [c.text for d in kb.documents() for c in kb.chunks_of(d.name)]
+        return np.concatenate(list(kb.known_vectors(text_sha(t) for t in texts).values()))
+    finally:
+        kb.close()
+
+
 def _scale(work: Path, embedder: str, sizes: tuple[int, ...], questions: list[Question]) -> list[dict[str, Any]]:
     pool = SentencePool.from_folder(CORPUS)
-    name, base = embedder_base(embedder)
+    name = get_embedder(embedder).name
+    base = _window_base(_settings(work, "embedded", embedder))
     rows = []
     for size in sizes:
         rng = np.random.default_rng(size)
