@@ -4,8 +4,9 @@
     python bench/run.py --only quality,packing # some parts; the report uses every JSON present
     python bench/run.py --quick --out /tmp/b   # smoke run: tiny sizes, hashing embedder, seconds
 
-Parts: quality, ingest, latency, memory, packing, removal, upload, load, ocr, verify, milvus (see each
-module's docstring). Knowledge bases are built in a scratch folder that is removed afterwards.
+Parts: quality, ingest, latency, memory, packing, removal, upload, load, ocr, verify, refusal, project,
+ann_recall, milvus (see each module's docstring). Knowledge bases are built in a scratch folder that is
+removed afterwards.
 The report goes beside the results folder when it is the default one (bench/report.md), else
 into the results folder.
 """
@@ -25,7 +26,22 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from bench.common import DEFAULT_OUT, REPO, RunOptions, machine_info, read_json, write_json
 
-PARTS = ("quality", "ingest", "latency", "memory", "packing", "removal", "upload", "load", "ocr", "verify", "milvus")
+PARTS = (
+    "quality",
+    "ingest",
+    "latency",
+    "memory",
+    "packing",
+    "removal",
+    "upload",
+    "load",
+    "ocr",
+    "verify",
+    "refusal",
+    "project",
+    "ann_recall",
+    "milvus",
+)
 
 
 def _isolate_settings() -> None:
@@ -54,8 +70,14 @@ def _run_part(name: str, opts: RunOptions) -> float:
         from bench import load as module  # type: ignore[no-redef]
     elif name == "ocr":
         from bench import ocr as module  # type: ignore[no-redef]
+    elif name == "project":
+        from bench import project as module  # type: ignore[no-redef]
     elif name == "verify":
         from bench import verify as module  # type: ignore[no-redef]
+    elif name == "ann_recall":
+        from bench import ann_recall as module  # type: ignore[no-redef]
+    elif name == "refusal":
+        from bench import refusal as module  # type: ignore[no-redef]
     elif name == "milvus":
         from bench import milvus as module  # type: ignore[no-redef]
     else:

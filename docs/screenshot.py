@@ -3,6 +3,8 @@
     python docs/screenshot.py                       # default embedder, data/sample, a fresh tmp data dir
     python docs/screenshot.py --embedder hashing    # faster, for a quick look
     python docs/screenshot.py --question "知识库助手支持哪些文件格式？" --out /tmp/shot.png
+    python docs/screenshot.py --source ../shared/projects/jieba --question "del_word 删除一个词时是怎么实现的？" \
+        --out docs/screenshot-code.png --scroll 400   # a code source: file, lines, symbol, syntax colours
 
 Starts ``streamlit run app.py`` on a free port with a temporary data dir (your data/kb is not
 touched), lets the app build the default knowledge base on first run, asks the question in
@@ -23,11 +25,16 @@ sys.path.insert(0, str(REPO))  # run as a script: make scripts.browser importabl
 from scripts.browser import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
 
 
-def take(question: str, out: Path, embedder: str | None, timeout_s: float) -> None:
-    """Run the app, ask ``question``, save a screenshot of the answer to ``out``."""
+def take(
+    question: str, out: Path, embedder: str | None, timeout_s: float, source: Path | None = None, scroll: int = 0
+) -> None:
+    """Run the app, ask ``question``, save a screenshot of the answer to ``out`` (the default
+    knowledge base built from ``source`` when given; ``scroll`` pixels down to the sources)."""
     from playwright.sync_api import sync_playwright
 
     settings = {"KBA_EMBEDDER": embedder} if embedder else {}
+    if source is not None:
+        settings["KBA_SAMPLE_DOCS_DIR"] = str(source.resolve())
     with (
         tempfile.TemporaryDirectory() as tmp,
         running_app(Path(tmp) / "kb", **settings) as url,
@@ -44,6 +51,10 @@ def take(question: str, out: Path, embedder: str | None, timeout_s: float) -> No
         page.evaluate("document.activeElement && document.activeElement.blur()")  # no focus ring
         page.wait_for_timeout(800)  # let the last layout settle
         page.get_by_test_id("stChatMessage").first.scroll_into_view_if_needed()
+        if scroll:
+            page.mouse.move(720, 500)
+            page.mouse.wheel(0, scroll)
+            page.wait_for_timeout(500)
         out.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(out))
         browser.close()
@@ -57,8 +68,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshot.png")
     parser.add_argument("--embedder", default=None, help="KBA_EMBEDDER for the run (default: the app's default)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for the first-run build + answer")
+    parser.add_argument("--source", type=Path, default=None, help="build the default knowledge base from this folder")
+    parser.add_argument("--scroll", type=int, default=0, help="pixels to scroll down before the shot")
     args = parser.parse_args()
-    take(args.question, args.out, args.embedder, args.timeout)
+    take(args.question, args.out, args.embedder, args.timeout, args.source, args.scroll)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -39,7 +40,9 @@ exit codes: 0 done, 1 some files skipped (each named), 2 error (one line), 130 i
 
 
 STAGE_LABELS = {
+    "scan": "scan (files seen)",
     "parse": "read+parse+split (files)",
+    "ocr": "OCR (pages)",
     "embed": "embed (chunks)",
     "write": "write (chunks)",
     "index": "index (vectors)",
@@ -62,17 +65,18 @@ class _Bar:
                 self.waiting_for = detail
                 print(f"{detail} (waits up to {total} s) ...", file=sys.stderr, flush=True)
             return
-        if self.quiet or total == 0:
+        if self.quiet or (total == 0 and stage != "scan"):
             return
         from tqdm import tqdm
 
         bar = self.bars.get(stage)
         if bar is None:
             label = STAGE_LABELS.get(stage, stage)
-            bar = self.bars[stage] = tqdm(total=total, desc=label, file=sys.stderr, leave=False, disable=None)
+            size = total or None  # the scan counts files without knowing how many there are
+            bar = self.bars[stage] = tqdm(total=size, desc=label, file=sys.stderr, leave=False, disable=None)
         bar.n = done  # type: ignore[attr-defined]
         bar.refresh()  # type: ignore[attr-defined]
-        if done >= total:
+        if total and done >= total:
             bar.close()  # type: ignore[attr-defined]
 
 
@@ -92,7 +96,12 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     build = command("build", "sync a knowledge base with a folder: add new/changed files, drop missing ones")
-    build.add_argument("--source", type=Path, required=True, help="folder of documents (searched recursively)")
+    build.add_argument(
+        "--source", type=Path, required=True, help="folder of documents or a project (walked like git: see README)"
+    )
+    for flag, help_text in (("--include", "only files matching GLOB"), ("--exclude", "leave out files matching GLOB")):
+        build.add_argument(flag, action="append", default=[], metavar="GLOB", help=f"{help_text} (repeatable)")
+    build.add_argument("-v", "--verbose", action="store_true", help="list every file left out, with its reason")
     build.add_argument(
         "--if-missing",
         action="store_true",
@@ -109,9 +118,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_report(report: IngestReport) -> None:
+def _print_report(report: IngestReport, verbose: bool = False) -> None:
     for name, reason in report.failed:
         print(f"skipped {name}: {reason}", file=sys.stderr)
+    for name, note in report.warnings:
+        print(f"warning {name}: {note}", file=sys.stderr)
+    if verbose:
+        for left in report.skipped:
+            print(f"left out {left.path}: {left.reason}" + (f" ({left.detail})" if left.detail else ""))
+    if report.skipped:
+        counts = Counter(left.reason for left in report.skipped).most_common()
+        reasons = ", ".join(f"{reason} {count}" for reason, count in counts)
+        hint = "" if verbose else " (--verbose lists them)"
+        print(f"left out {len(report.skipped)} files or folders by the project rules: {reasons}{hint}")
     print(
         f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
         f"removed {len(report.removed)}, failed {len(report.failed)}; "
@@ -184,7 +203,7 @@ def run(argv: list[str] | None = None) -> int:
             print(f"knowledge base '{kb}' could not be read by this version: rebuilt from its stored files")
             report = upgraded
         elif args.command == "build":
-            report = pipeline.build_from_folder(settings, kb, args.source, progress)
+            report = pipeline.build_from_folder(settings, kb, args.source, progress, args.include, args.exclude)
         elif args.command == "add":
             files, refused = _incoming(args.files)
             report = pipeline.add_files(settings, kb, files, progress) if files else IngestReport()
@@ -199,7 +218,7 @@ def run(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: the knowledge base is unchanged", file=sys.stderr)
         return 130
-    _print_report(report)
+    _print_report(report, getattr(args, "verbose", False))
     return 1 if report.failed else 0
 
 

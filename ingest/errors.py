@@ -20,6 +20,11 @@ class UnsupportedFile(KnowledgeBaseError):
         self.reason = reason
 
 
+class NoText(UnsupportedFile):
+    """A readable file with nothing to index (empty, blank, a picture without text): left out of a
+    project build without counting as a failure; still reported when it was added by name."""
+
+
 class KnowledgeBaseNotFound(KnowledgeBaseError):
     """The named knowledge base has no folder or no index."""
 

@@ -20,26 +20,20 @@ import numpy as np
 
 from ingest import stores
 from ingest.embeddings import Embedder, embedder_id, get_embedder
-from ingest.errors import IndexMismatch, KnowledgeBaseError, KnowledgeBaseNotFound, UnsupportedFile
-from ingest.loaders import parse_document
+from ingest.errors import IndexMismatch, KnowledgeBaseError, KnowledgeBaseNotFound, NoText, UnsupportedFile
+from ingest.loaders import is_supported, parse_document
 from ingest.loaders.text import human_size
 from ingest.locks import write_lock
-from ingest.names import safe_file_name, safe_relative_name
+from ingest.names import safe_file_name
 from ingest.progress import Progress
 from ingest.progress import no_progress as _no_progress
+from ingest.project import NO_TEXT, ProjectScan, Skipped, scan_project
 from ingest.rebuild import StoredOriginal, stored_originals
 from ingest.settings import IngestSettings
 from ingest.splitter import split_sections
 from ingest.stores import KnowledgeStore, PreparedDocument, text_sha
+from ingest.types import IncomingFile
 from ingest.windows import window_texts
-
-
-@dataclass(frozen=True)
-class IncomingFile:
-    """A file to ingest: the document name it will have, and where its bytes are now."""
-
-    name: str
-    path: Path
 
 
 @dataclass
@@ -51,6 +45,8 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (file, note): ingested, but not all of it
+    skipped: list[Skipped] = field(default_factory=list)  # left out of a source folder by rule (ingest.project)
     chunks_embedded: int = 0
     chunks_reused: int = 0
     seconds: float = 0.0
@@ -75,14 +71,6 @@ def delete_kb(settings: IngestSettings, name: str) -> None:
         stores.delete_store(settings, name)
 
 
-def files_in(source: Path) -> list[IncomingFile]:
-    """Files under ``source`` (recursively), named by their path relative to it."""
-    if not source.is_dir():
-        raise KnowledgeBaseError(f"source folder {source} does not exist")
-    found = sorted(p for p in source.rglob("*") if p.is_file() and not p.name.startswith("."))
-    return [IncomingFile(safe_relative_name(p.relative_to(source).as_posix()), p) for p in found]
-
-
 def add_files(
     settings: IngestSettings, kb_name: str, files: Sequence[IncomingFile], progress: Progress = _no_progress
 ) -> IngestReport:
@@ -91,12 +79,40 @@ def add_files(
     return _sync(settings, kb_name, files, remove_others=False, progress=progress, purpose=purpose)
 
 
+def scan_folder(
+    settings: IngestSettings,
+    source: Path,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    progress: Progress = _no_progress,
+) -> ProjectScan:
+    """The files of ``source`` worth ingesting, walked like a project (ingest.project), and the rest with reasons."""
+    return scan_project(
+        source,
+        is_supported=is_supported,
+        include=include,
+        exclude=exclude,
+        max_file_bytes=int(settings.max_file_mb * 1024 * 1024),
+        generated_limit_bytes=settings.generated_limit_kb * 1024,
+        progress=lambda seen: progress("scan", seen, 0),
+    )
+
+
 def build_from_folder(
-    settings: IngestSettings, kb_name: str, source: Path, progress: Progress = _no_progress
+    settings: IngestSettings,
+    kb_name: str,
+    source: Path,
+    progress: Progress = _no_progress,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
 ) -> IngestReport:
-    """Make the knowledge base hold exactly the files under ``source``; unreadable ones are reported."""
-    files = files_in(source)
-    return _sync(settings, kb_name, files, remove_others=True, progress=progress, purpose=f"a build from {source}")
+    """Make the knowledge base hold exactly the files of the project in ``source`` (ignore rules,
+    binaries, generated data and build folders left out, with reasons); unreadable ones are reported."""
+    scan = scan_folder(settings, source, include, exclude, progress)
+    purpose = f"a build from {source}"
+    report = _sync(settings, kb_name, scan.files, remove_others=True, progress=progress, purpose=purpose)
+    report.skipped = sorted(scan.skipped + report.skipped, key=lambda s: s.path)
+    return report
 
 
 def remove_documents(
@@ -229,10 +245,16 @@ def _ingest_into(
     report = IngestReport()
     known = kb.document_hashes()
     pending: list[PreparedDocument] = []
+    progress("parse", 0, len(files))
     for done, incoming in enumerate(files, start=1):
         try:
             content = _read(incoming, settings)
-            doc = _prepare(incoming.name, content, known, settings)
+            doc = _prepare(incoming.name, content, known, settings, progress, report.warnings)
+        except NoText as error:
+            if remove_others:  # a folder build: an empty __init__.py or a logo is no failure
+                report.skipped.append(Skipped(incoming.name, NO_TEXT, error.reason))
+            else:
+                report.failed.append((incoming.name, error.reason))
         except UnsupportedFile as error:
             report.failed.append((incoming.name, error.reason))
         else:
@@ -264,7 +286,7 @@ def _rebuild_into(
                 doc = _from_stored_chunks(original)
                 report.failed.append((original.name, "stored original is missing: kept as its stored chunks"))
             else:
-                doc = _prepare(original.name, original.content, {}, settings)
+                doc = _prepare(original.name, original.content, {}, settings, progress, report.warnings)
         except UnsupportedFile as error:
             report.failed.append((original.name, error.reason))
         else:
@@ -308,16 +330,33 @@ def _read(incoming: IncomingFile, settings: IngestSettings) -> bytes:
     return content
 
 
-def _prepare(name: str, content: bytes, known: dict[str, str], settings: IngestSettings) -> PreparedDocument | None:
-    """Parse and split one file; None when the stored copy is identical."""
+def _prepare(
+    name: str,
+    content: bytes,
+    known: dict[str, str],
+    settings: IngestSettings,
+    progress: Progress = _no_progress,
+    warnings: list[tuple[str, str]] | None = None,
+) -> PreparedDocument | None:
+    """Parse and split one file; None when the stored copy is identical. Pages OCR had to skip
+    are added to ``warnings`` as (file, note); OCR reports its pages as progress stage 'ocr'."""
     sha = hashlib.sha256(content).hexdigest()
     if known.get(name) == sha:
         return None
-    sections = parse_document(Path(name).name, content, int(settings.max_file_mb * 1024 * 1024))
+    notes: list[str] = []
+    sections = parse_document(
+        Path(name).name,
+        content,
+        int(settings.max_file_mb * 1024 * 1024),
+        progress=lambda done, total: progress("ocr", done, total, name),
+        warnings=notes,
+    )
+    if warnings is not None:
+        warnings += [(name, note) for note in notes]
     chunks = split_sections(sections, settings.chunk_size, settings.chunk_overlap)
     if not chunks:
         raise UnsupportedFile(name, "no text to index")
-    kind = Path(name).suffix.lower().lstrip(".")
+    kind = Path(name).suffix.lower().lstrip(".") or (sections[0].language or "")
     return PreparedDocument(name, kind, len(content), sha, chunks, [], content)
 
 
@@ -350,3 +389,11 @@ def _embed(
         position += len(doc.chunks)
     return len(missing), len(shas) - len(missing)
 
+
+def original_file(settings: IngestSettings, kb_name: str, doc_name: str) -> bytes:
+    """The stored original of a document (for download, or to show a PDF page)."""
+    kb = open_kb(settings, kb_name)
+    try:
+        return kb.original(doc_name)
+    finally:
+        kb.close()

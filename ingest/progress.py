@@ -3,6 +3,7 @@
 The pipeline reports ``progress(stage, done, total, detail)`` for every phase that can take long:
 
     wait    another writer holds the knowledge base (done: seconds waited; detail: whom it waits for)
+    scan    files looked at while a source folder is walked (total 0: not known in advance)
     parse   files read, parsed and split
     ocr     pages recognised in scanned documents and images
     embed   chunks embedded
@@ -20,6 +21,7 @@ from typing import Protocol
 # stage: (label, where the phase starts on a single 0..1 bar, how much of it the phase spans)
 STAGES: dict[str, tuple[str, float, float]] = {
     "wait": ("等待其他写入 / Waiting for another writer", 0.0, 0.0),
+    "scan": ("扫描文件夹 / Scanning the folder", 0.0, 0.0),
     "parse": ("解析文件 / Parsing files", 0.0, 0.2),
     "ocr": ("识别扫描页 / OCR of scanned pages", 0.2, 0.1),
     "embed": ("向量化 / Embedding chunks", 0.3, 0.5),
@@ -48,5 +50,7 @@ def describe(stage: str, done: int, total: int, detail: str = "") -> str:
     """The report in words, e.g. "向量化 / Embedding chunks 120/480"."""
     if stage == "wait":
         return f"{detail or STAGES['wait'][0]} ({done} s)"
+    if stage == "scan":
+        return f"{STAGES['scan'][0]}: {done}"
     label = STAGES.get(stage, (stage, 0.0, 1.0))[0]
     return f"{label} {done}/{total}" + (f" · {detail}" if detail else "")

@@ -24,7 +24,6 @@ from pathspec import GitIgnoreSpec
 from ingest.errors import InvalidName, KnowledgeBaseError
 from ingest.loaders.text import human_size
 from ingest.names import safe_relative_name
-from ingest.pipeline import IncomingFile
 from ingest.project_content import (
     BINARY,
     BINARY_FORMATS,
@@ -49,12 +48,14 @@ from ingest.project_rules import (
     is_lock_file,
     may_reinclude_builtin,
 )
+from ingest.types import IncomingFile
 
 TOO_LARGE = "too large"
 UNSUPPORTED = "unsupported type"
 OUTSIDE = "symlink outside the project"
 BROKEN_LINK = "broken symlink"
 UNREADABLE = "unreadable"
+NO_TEXT = "no text"  # read, but empty or a picture without text (decided by the loaders)
 _PROGRESS_EVERY = 200
 
 

@@ -87,6 +87,14 @@ class IngestSettings(BaseSettings):
         ),
     )
     max_file_mb: float = Field(200.0, gt=0, description="Largest file accepted for ingest, in MB.")
+    generated_limit_kb: int = Field(
+        256,
+        ge=1,
+        description=(
+            "A source file larger than this that is mostly literals (numbers, strings: a generated table, "
+            "a model dump) is data, not code, and is left out of a project build (ingest/project_content.py)."
+        ),
+    )
     lock_timeout_s: float = Field(
         3600.0,
         ge=0,

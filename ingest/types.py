@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 ChunkKind = Literal["doc", "code", "config", "table", "slides"]
@@ -73,3 +74,11 @@ class DocumentInfo:
     sha256: str
     chunks: int
     added_at: str  # ISO 8601, UTC
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    """A file to ingest: the document name it will have, and where its bytes are now."""
+
+    name: str
+    path: Path

@@ -21,7 +21,7 @@ from typing import BinaryIO
 import psutil
 
 from ingest.errors import InvalidName
-from ingest.loaders import SUPPORTED_EXTENSIONS
+from ingest.loaders import SUPPORTED_SUMMARY, is_supported
 from ingest.names import safe_file_name
 from ingest.pipeline import IncomingFile, IngestReport
 
@@ -54,6 +54,18 @@ def remove_stale_uploads(data_dir: Path) -> int:
             shutil.rmtree(folder, ignore_errors=True)
             removed += 1
     return removed
+
+
+def _head(stream: BinaryIO) -> bytes:
+    """The first bytes of an upload (a script without an extension is known by its #! line), the
+    stream left where it was."""
+    try:
+        position = stream.tell()
+        head = stream.read(256)
+        stream.seek(position)
+    except (OSError, ValueError, AttributeError):  # not seekable: judge by the name alone
+        return b""
+    return head
 
 
 def _copy(stream: BinaryIO, target: Path, limit: int) -> str | None:
@@ -94,9 +106,8 @@ def stage_uploads(
             rejected.append((name, str(error)))
             continue
         suffix = Path(safe).suffix.lower()
-        if suffix not in SUPPORTED_EXTENSIONS:
-            kinds = ", ".join(SUPPORTED_EXTENSIONS)
-            rejected.append((name, f"unsupported file type '{suffix or '(none)'}'; supported: {kinds}"))
+        if not (is_supported(safe) or (not suffix and is_supported(safe, _head(stream)))):
+            rejected.append((name, f"unsupported file type '{suffix or '(none)'}'; supported: {SUPPORTED_SUMMARY}"))
         elif size > max_bytes:
             rejected.append((name, f"file is {_mb(size)}, over the {_mb(max_bytes)} limit"))
         elif safe in taken:

@@ -40,6 +40,14 @@ def passage_of(window_id: int) -> int:
     return int(window_id) >> WINDOW_BITS
 
 
+def best_passages(hits: list[tuple[int, float]]) -> dict[int, float]:
+    """Each passage's score as its best window's, from window hits given best first (passages in that order)."""
+    best: dict[int, float] = {}
+    for window, score in hits:
+        best.setdefault(passage_of(window), score)
+    return best
+
+
 def mean_direction(window_vectors: np.ndarray) -> np.ndarray:
     """Unit vector along the sum of a chunk's window vectors: the chunk as a whole."""
     total = np.asarray(window_vectors, np.float32).sum(axis=0)

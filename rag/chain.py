@@ -15,11 +15,12 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ingest.embeddings import get_embedder
 from ingest.errors import KnowledgeBaseError
 from ingest.pipeline import open_kb
+from rag.answerable import judge, not_found_stream
 from rag.config import Settings
 from rag.context import ContextTooSmall, pack
 from rag.llm.base import LLMHandle
@@ -28,6 +29,10 @@ from rag.prompts import CITATION, message_text
 from rag.retrieve import Retriever
 from rag.rewrite import standalone_query
 from rag.types import Answer, Citation, Timings
+from rag.verify import check_citations
+
+if TYPE_CHECKING:
+    from rag.langchain import AnswerRunnable, KnowledgeBaseRetriever
 
 EXTRACTIVE_NOTICE = (
     "未连接语言模型：以下是资料原文摘录，不是生成的回答。连接 ChatGLM2-6B：设置 KBA_CHATGLM2_PATH=模型目录；"
@@ -139,6 +144,18 @@ class Assistant:
                 self._retrievers[kb_name] = Retriever(open_kb(self.settings, kb_name), embedder, self.settings)
             return self._retrievers[kb_name]
 
+    def as_retriever(self, kb_name: str, k: int | None = None) -> KnowledgeBaseRetriever:
+        """``kb_name``'s search as a LangChain retriever of Documents (rag.langchain)."""
+        from rag.langchain import KnowledgeBaseRetriever
+
+        return KnowledgeBaseRetriever(retriever=self.retriever(kb_name), k=k)
+
+    def as_runnable(self, kb_name: str) -> AnswerRunnable:
+        """Answers over ``kb_name`` as a LangChain Runnable: question -> Answer (rag.langchain)."""
+        from rag.langchain import AnswerRunnable
+
+        return AnswerRunnable(self, kb_name)
+
     def forget(self, kb_name: str) -> None:
         """Close a knowledge base (after it was deleted or rebuilt)."""
         with self._lock:
@@ -190,13 +207,20 @@ class Assistant:
             return
         answer.sources, answer.packing = packed.sources, packed.report
         answer.notices += packed.report.notes
+        answer.answerability = judge(answer.standalone_query, results, settings)
+        answer.notices += [answer.answerability.reason] if answer.answerability.reason else []
         pieces: list[str] = []
         finish: str | None = None
-        chunks = self.llm.model.stream(packed.messages, **sampling_kwargs(self.llm, options))
+        if answer.answerability.answerable or self.llm.generative:  # a model reads the weak sources itself
+            chunks = self.llm.model.stream(packed.messages, **sampling_kwargs(self.llm, options))
+        else:
+            chunks = not_found_stream(question)
         stream = BoundedStream(chunks, cancel, time.monotonic() + self.settings.answer_timeout_s)
         try:
             for chunk in stream:
                 finish = (chunk.response_metadata or {}).get("finish_reason") or finish
+                if getattr(chunk, "usage_metadata", None):
+                    answer.output_tokens = chunk.usage_metadata.get("output_tokens", answer.output_tokens)
                 piece = message_text(chunk)
                 if piece:
                     if timings.first_token is None:
@@ -223,8 +247,21 @@ class Assistant:
         unknown = [n for n in numbers if n not in by_number]
         if unknown:
             answer.notices.append(f"回答引用了不存在的资料编号 / the answer cites unknown sources: {unknown}")
+        self._verify(answer, retriever)
         timings.total = time.perf_counter() - started
         yield answer
+
+    def _verify(self, answer: Answer, retriever: Retriever) -> None:
+        """Check every cited sentence against its sources (rag.verify); a checker failure is a notice."""
+        if not answer.text.strip() or not answer.sources:
+            return
+        started = time.perf_counter()
+        try:
+            sources = {c.number: c.chunk.text for c in answer.sources}
+            answer.verdicts = check_citations(answer.text, sources, retriever.embedder)
+        except Exception as error:  # the answer stands without its check; say why
+            answer.notices.append(f"引用核对失败 / citation check failed: {type(error).__name__}: {error}")
+        answer.timings.verify = time.perf_counter() - started
 
 
 def citations_text(citations: Sequence[Citation]) -> str:

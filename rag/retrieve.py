@@ -21,6 +21,7 @@ from ingest.embeddings import Embedder
 from ingest.stores import KnowledgeStore
 from ingest.types import StoredChunk
 from rag.config import FusionMethod, Settings
+from rag.glossary import code_words
 from rag.types import RetrievedChunk
 
 Scored = list[tuple[int, float]]  # (passage id, retriever's score, higher is better), best first
@@ -98,7 +99,8 @@ class Retriever:
         """Fused (and reranked, if configured) results above the threshold, best first, unmerged."""
         settings = self.settings
         weights = weights_for(settings)
-        keyword = self.kb.keyword_search(query, settings.candidates) if weights.keyword else []
+        keyword_query = f"{query} {' '.join(code_words(query))}" if settings.code_glossary else query
+        keyword = self.kb.keyword_search(keyword_query, settings.candidates) if weights.keyword else []
         dense: Scored = []
         if weights.dense:
             if self.embedder is None:
@@ -109,7 +111,12 @@ class Retriever:
         if not settings.reranker:
             fused = fused[: k or settings.top_k]  # only a reranker needs the texts of every candidate
         chunks = self.kb.passages(pid for pid, *_ in fused)
-        results = [RetrievedChunk(chunks[pid], score, kr, dr) for pid, score, kr, dr in fused if pid in chunks]
+        bm25, cosine = dict(keyword), dict(dense)
+        results = [
+            RetrievedChunk(chunks[pid], score, kr, dr, keyword_score=bm25.get(pid), dense_score=cosine.get(pid))
+            for pid, score, kr, dr in fused
+            if pid in chunks
+        ]
         if settings.reranker and results:
             results = self._rerank(query, results)
         return results[: k or settings.top_k]

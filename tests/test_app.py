@@ -74,8 +74,11 @@ def test_first_run_builds_the_default_kb_and_says_it_answers_extractively(data_d
 def test_ask_renders_answer_with_linked_citation_and_sources(data_dir: Path) -> None:
     at = _ask(_app(), QUESTION)
     html = _markdown(at)
-    assert 'href="#kba-t0-s1"' in html
+    assert 'href="#kba-t0-s1-e0"' in html and 'id="kba-t0-s1-e0"' in html  # [1] opens on its evidence span
     assert 'id="kba-t0-s1"' in html and "setup_notes.md" in html
+    assert "句有出处支持 / sentences supported" in _texts(at.caption)
+    originals = [b for b in at.download_button if b.key and b.key.startswith("original-0-")]
+    assert originals and all("原文 / Original" in b.label for b in originals)  # the stored file, one click away
     assert "<mark>conda</mark>" in html
     assert "模型 model: extractive" in _texts(at.caption)
 

@@ -116,9 +116,21 @@ def test_quick_run_writes_sane_results(tmp_path: Path) -> None:
             assert 0 < backend[path]["ttfb"]["p50_ms"] <= backend[path]["latency"]["p95_ms"]
         assert backend["api"]["server_rss_mb"]["peak"] >= backend["api"]["server_rss_mb"]["after_warmup"] > 0
 
+    refusal = _load(out, "refusal.json")
+    assert refusal["questions"] == {"answerable": 8, "near": 8, "far": 8}
+    assert refusal["embedder"] == "hashing-char12-512"
+    for rule in refusal["rules"].values():
+        for half in rule["halves"].values():
+            assert all(_unit(half[k]) for k in ("false_refusal", "false_answer_near", "false_answer_far"))
+    quoting = refusal["extractive"]["quality"]["all"]
+    assert quoting["answers"] == 8 and quoting["after"]["quotes_question"] == 0
+    assert refusal["extractive"]["seconds_per_answer"]["with_embedder"]["p50_ms"] > 0
+
     report = (out / "report.md").read_text(encoding="utf-8")
     for section in ("1. Retrieval quality", "6. Removing a document", "7. A 150 MB upload", "8. Many clients"):
         assert f"## {section}" in report, section
     assert "## 9. OCR of scanned pages" in report and "## 10. Citation checking" in report
-    assert "## 11. LLM speed" in report and "Not run" not in report
+    assert "## 11. Saying “not in the sources”" in report and "## 12. A whole project as a knowledge base" in report
+    assert "## 13. Vector search recall" in report
+    assert "## 14. LLM speed" in report and "Not run" not in report
     assert all((out / f"{name}.png").stat().st_size > 0 for name in ("quality", "latency", "ingest"))

@@ -176,7 +176,7 @@ def _messages() -> list[Any]:
 
 def test_langchain_stream_matches_invoke_and_reports_usage(loaded: tuple) -> None:
     model, tokenizer = loaded
-    chat = ChatGLM2Chat(model=model, tokenizer=tokenizer, temperature=0, max_new_tokens=10, context_window=2048)
+    chat = ChatGLM2Chat(model=model, tokenizer=tokenizer, temperature=0, max_tokens=10, context_window=2048)
     assert (ChatGLM2Chat(model=model, tokenizer=tokenizer).temperature, chat.top_p) == (0.8, 0.8)
     with fed_inputs(model) as calls:
         chunks = list(chat.stream(_messages()))
@@ -193,7 +193,7 @@ def test_langchain_stream_matches_invoke_and_reports_usage(loaded: tuple) -> Non
 
 def test_langchain_stream_cancels(loaded: tuple) -> None:
     model, tokenizer = loaded
-    chat = ChatGLM2Chat(model=model, tokenizer=tokenizer, max_new_tokens=50, seed=0)
+    chat = ChatGLM2Chat(model=model, tokenizer=tokenizer, max_tokens=50, seed=0)
     cancel = threading.Event()
     chunks = []
     for chunk in chat.stream(_messages(), cancel_event=cancel):
@@ -211,10 +211,10 @@ def test_handle_from_settings_counts_exactly_what_the_model_is_fed(tiny_dir: Pat
     assert handle.context_window == 2048 and handle.exact and handle.generative
     messages = _messages()
     with fed_inputs(handle.model.model) as calls:
-        for _ in handle.model.stream(messages, max_new_tokens=2):
+        for _ in handle.model.stream(messages, max_tokens=2):
             pass
     assert handle.count_prompt(messages) == len(calls[0]) > 20
-    assert (handle.model.temperature, handle.model.top_p, handle.model.max_new_tokens) == (0.8, 0.8, 16)
+    assert (handle.model.temperature, handle.model.top_p, handle.model.max_tokens) == (0.8, 0.8, 16)
     override = chatglm2_handle(Settings(chatglm2_path=tiny_dir, chatglm2_device="cpu", context_window=1000))
     assert override.context_window == 1000 == override.model.context_window
     assert override.model.model is handle.model.model  # new settings, same weights: loaded once

@@ -151,10 +151,10 @@ def test_config_files_and_whole_names_are_read_as_config(tmp_path: Path) -> None
 
 def test_a_script_is_read_by_its_shebang_and_a_bare_name_is_refused(tmp_path: Path) -> None:
     (tmp_path / "manage").write_bytes(b"#!/usr/bin/env python3\nprint('hi')\n")
-    (tmp_path / "LICENSE").write_bytes(b"MIT License\n")
+    (tmp_path / "runme").write_bytes(b"no shebang here\n")
     assert load_document(tmp_path / "manage", MB)[0].language == "python"
     with pytest.raises(UnsupportedFile, match="file type with no extension is not supported"):
-        load_document(tmp_path / "LICENSE", MB)
+        load_document(tmp_path / "runme", MB)
 
 
 def test_a_stray_invalid_byte_is_replaced_and_the_rest_kept() -> None:

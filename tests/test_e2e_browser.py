@@ -53,11 +53,17 @@ def test_upload_then_ask_cites_the_document(server_url: str, tmp_path: Path) -> 
 
             first = page.locator("#kba-t0-s1")
             expect(first).to_contain_text("蓝鲸发布手册.md")
-            link = page.locator('sup.kba-cite a[href="#kba-t0-s1"]').first
+            link = page.locator('sup.kba-cite a[href^="#kba-t0-s1"]').first
             expect(link).to_have_text("[1]")
             expect(page.get_by_text("每周四下午三点").first).to_be_visible()
+            target = link.get_attribute("href")
             link.click()
+            expect(page.locator(target)).to_be_in_viewport()  # the supporting span of source [1]
+            expect(page.locator(f"{target}.kba-evidence, .kba-evidence:has({target})").first).to_contain_text("每周四")
             expect(first).to_be_in_viewport()
+            with page.expect_download() as download:
+                page.get_by_role("button", name="原文 / Original").first.click()
+            assert Path(download.value.path()).read_bytes() == document.read_bytes()  # the stored original
         finally:
             browser.close()
 

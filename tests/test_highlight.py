@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ingest.types import StoredChunk
-from rag.highlight import (
+from rag.markup import (
     highlight_html,
     highlight_spans,
     link_citations,
@@ -116,3 +116,14 @@ def test_source_card_shows_location_score_and_escaped_text() -> None:
     assert "score 0.50" in card and "\n" not in card
     grey = source_card_html(_citation(3), False, [], "kba-t0-s3")
     assert grey.startswith("<details") and "kba-uncited" in grey
+
+
+def test_a_code_source_shows_its_file_lines_symbol_and_colours_without_markup_from_the_code() -> None:
+    code = 'def del_word(self, word):\n    """<b>删除</b>"""\n    self.add_word(word, 0)'
+    chunk = StoredChunk(7, "jieba/__init__.py", 3, code, None, "Tokenizer › del_word", (439, 441), "code")
+    card = source_card_html(Citation(1, chunk, 0.9), True, [], "kba-t0-s1", [(27, 45, "kba-t0-s1-e0")])
+    assert "jieba/__init__.py" in card and "行 lines 439-441 · Tokenizer › del_word" in card
+    assert [f'<span class="kba-ln">{n}</span>' in card for n in (439, 440, 441)] == [True] * 3
+    assert "&lt;b&gt;删除&lt;/b&gt;" in card and "<b>" not in card  # code is text
+    assert "<pre" not in card and "<code" not in card  # Streamlit would render those as its own plain blocks
+    assert 'style="color: #' in card and card.count("kba-evidence-line") == 1 and 'id="kba-t0-s1-e0"' in card

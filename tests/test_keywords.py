@@ -85,3 +85,17 @@ def test_keyword_search_finds_code_by_exact_name_and_by_parts(tmp_path: Path, qu
     [(best, _), *_] = kb.keyword_search(question, 3)
     assert kb.passages([best])[best].text == CODE[expected]
     kb.close()
+
+
+def test_a_chinese_question_finds_english_code_through_the_glossary(tmp_path: Path) -> None:
+    from rag.config import Settings
+    from rag.retrieve import Retriever
+
+    code = ["def del_word(self, word):\n    self.add_word(word, 0)", "def get_cache_file(self):\n    return self.cache"]
+    kb = _store(tmp_path, code)
+    on = Settings(retrieval_mode="keyword", embedder="hashing")
+    [hit] = Retriever(kb, None, on).ranked("从词典里删掉一个词是怎么实现的？", 1)
+    assert hit.chunk.text == code[0]
+    off = on.model_copy(update={"code_glossary": False})
+    assert all(r.chunk.text != code[0] for r in Retriever(kb, None, off).ranked("从词典里删掉一个词是怎么实现的？", 1))
+    kb.close()

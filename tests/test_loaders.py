@@ -160,7 +160,7 @@ def test_supported_extensions_are_case_insensitive(tmp_path: Path) -> None:
     ("name", "data", "expected"),
     [
         ("slides.key", b"PK\x03\x04", "not supported; use one of .txt, .md, .markdown, .pdf"),
-        ("LICENSE", b"MIT License", "with no extension is not supported"),
+        ("Vagrantfile2", b"stuff", "with no extension is not supported"),
         ("empty.txt", b"", "file is empty"),
         ("blank.md", b"  \n\n\t\n", "contains no text"),
         ("broken.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog", "PDF is damaged or not a PDF"),
@@ -206,3 +206,10 @@ def test_a_file_that_vanishes_while_being_opened_is_reported(tmp_path: Path, mon
 
     monkeypatch.setattr(Path, "open", vanish)
     assert refusal(path) == "file disappeared before it could be read"
+
+
+@pytest.mark.parametrize("name", ["README", "Changelog", "LICENSE", "COPYING", "MANIFEST.in", "AUTHORS"])
+def test_project_documents_without_an_extension_are_read_as_text(tmp_path: Path, name: str) -> None:
+    path = write(tmp_path / name, "结巴分词的更新记录。\n\n版本 0.42.1：修复问题。".encode())
+    [section] = load_document(path, MB)
+    assert section.text.startswith("结巴分词的更新记录") and section.first_line == 1

@@ -84,9 +84,9 @@ def test_build_drops_files_gone_from_the_source_and_remove_drops_named_ones(sett
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [
-        ("animation.gif", b"GIF89a", "not supported"),
+        ("animation.gif", b"GIF89a", "unsupported type"),
         ("picture.png", b"\x89PNG\r\n\x1a\n", "not a readable image"),
-        ("empty.txt", b"", "empty"),
+        ("empty.txt", b"", "no text file is empty"),
         ("binary.txt", bytes(range(256)) * 20, "binary"),
         ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "pdf"),
     ],
@@ -97,7 +97,8 @@ def test_bad_file_is_reported_and_the_others_still_ingested(
     source = _copy_corpus(tmp_path)
     (source / name).write_bytes(content)
     report = pipeline.build_from_folder(settings, "kb", source)
-    [(failed_name, message)] = report.failed
+    found = [(f, r) for f, r in report.failed] + [(s.path, f"{s.reason} {s.detail}") for s in report.skipped]
+    [(failed_name, message)] = found  # a failure, or left out of the project by rule (type, binary)
     assert failed_name == name and reason in message.lower()
     assert len(report.added) == len(list(CORPUS.iterdir()))
 
@@ -113,7 +114,7 @@ def test_oversized_file_is_rejected_before_reading(settings: Settings, tmp_path:
 
 def test_file_that_vanishes_mid_build_is_reported(settings: Settings, tmp_path: Path) -> None:
     source = _copy_corpus(tmp_path)
-    files = pipeline.files_in(source)
+    files = pipeline.scan_folder(settings, source).files
     (source / "emergence.md").unlink()  # listed, then gone before it is read
     report = pipeline.add_files(settings, "kb", files)
     assert report.failed == [("emergence.md", "file disappeared before it could be read")]

@@ -77,18 +77,23 @@ def test_keyword_and_dense_search_find_the_passage(kb: KnowledgeStore) -> None:
     assert kb.keyword_search("的 了 吗", 3) == []  # only stopwords: no terms, no results
 
 
-def test_identical_chunks_are_one_passage_until_the_last_document_holding_it_goes(kb: KnowledgeStore) -> None:
+def test_a_document_repeating_itself_is_one_passage_per_distinct_chunk(kb: KnowledgeStore) -> None:
     licence = "版权所有 © 蓝鲸团队，按 MIT 许可发布。"
-    kb.apply([prepared("a.py", [licence, "甲文件的代码"]), prepared("b.py", [licence, "乙文件的代码"])])
-    assert kb.stats()["passages"] == 3 and kb.chunk_count() == 4
-    hits = kb.keyword_search("MIT 许可", 10)
-    assert len(hits) == 1 and kb.passages([hits[0][0]])[hits[0][0]].doc_name == "a.py"
+    kb.apply([prepared("a.py", [licence, "甲文件的代码", licence, licence]), prepared("b.py", [licence, "乙的代码"])])
+    assert kb.stats()["passages"] == 4 and kb.chunk_count() == 6  # a.py: 2 distinct, b.py: 2
+    hits = {kb.passages([i])[i].doc_name for i, _ in kb.keyword_search("MIT 许可", 10)}
+    assert hits == {"a.py", "b.py"}  # one hit per document, not one per chunk
     kb.apply([], ["a.py"])
-    hits = kb.keyword_search("MIT 许可", 10)
-    assert len(hits) == 1 and kb.passages([hits[0][0]])[hits[0][0]].doc_name == "b.py"
+    assert {kb.passages([i])[i].doc_name for i, _ in kb.keyword_search("MIT 许可", 10)} == {"b.py"}
     assert _text(kb, kb.dense_search(EMBEDDER.encode_query(licence), 1)[0][0]) == licence
     kb.apply([], ["b.py"])
     assert kb.keyword_search("MIT 许可", 10) == [] and kb.stats()["passages"] == 0
+
+
+def test_a_document_is_found_by_its_path(kb: KnowledgeStore) -> None:
+    kb.apply([prepared("src/shell_completion.py", ["def add(a, b):\n    return a + b"]), prepared("x.py", ["加法"])])
+    [(best, _)] = kb.keyword_search("shell completion 里的函数", 1)
+    assert kb.passages([best])[best].doc_name == "src/shell_completion.py"
 
 
 def test_replacing_and_removing_documents_updates_both_indexes_and_the_originals(kb: KnowledgeStore) -> None:
@@ -275,8 +280,10 @@ def test_removing_from_an_hnsw_index_leaves_tombstones_that_search_skips_until_a
     import faiss
 
     monkeypatch.setattr("ingest.stores.vectors.FLAT_LIMIT", 5)
-    kb.apply([prepared("a.txt", [f"第{i}段：苹果{i}号" for i in range(20)])])
-    kb.apply([prepared("b.txt", ["香蕉甲号", "香蕉乙号"])])
+    # One write, so that b.txt's windows are in the graph (added later, they would go to the side index).
+    kb.apply(
+        [prepared("a.txt", [f"第{i}段：苹果{i}号" for i in range(20)]), prepared("b.txt", ["香蕉甲号", "香蕉乙号"])]
+    )
     assert isinstance(faiss.downcast_index(kb._index.index.index), faiss.IndexHNSWFlat)
     target = EMBEDDER.encode_query("香蕉乙号")
     assert kb.passages([kb.dense_search(target, 1)[0][0]]).popitem()[1].doc_name == "b.txt"

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from functools import partial
+from pathlib import PurePath
+
 import streamlit as st
 
-from rag.export import Turn, answer_notices, status_line, was_stopped
-from rag.highlight import (
+from ingest.pipeline import original_file
+from rag.config import Settings
+from rag.export import Turn, answer_notices, status_line, support_line, was_stopped
+from rag.llm.base import LLMHandle
+from rag.markup import (
+    CitationLinks,
+    evidence_spans,
     link_citations,
     ordered_sources,
     question_html,
     question_terms,
     source_anchor,
     source_card_html,
+    unsupported_html,
 )
-from rag.llm.base import LLMHandle
+from rag.pdf_view import page_with_passage
+from rag.types import Citation
 from ui.jobs import Job
 
 CURSOR = " ▌"
@@ -44,9 +54,13 @@ def render_turn(index: int, turn: Turn) -> None:
     answer = turn.answer
     question_bubble(answer.question)
     with st.chat_message("assistant"):
-        anchors = {c.number: source_anchor(index, c.number) for c in answer.sources}
+        links = CitationLinks(index, [c.number for c in answer.sources], answer.verdicts)
         if answer.text:
-            st.markdown(link_citations(answer.text, anchors.get), unsafe_allow_html=True)
+            st.markdown(link_citations(answer.text, links), unsafe_allow_html=True)
+        if support_line(answer):
+            st.caption(f":material/fact_check: {support_line(answer)}")
+        if unsupported := unsupported_html(answer.verdicts):
+            st.markdown(unsupported, unsafe_allow_html=True)
         if was_stopped(answer):
             st.caption(":material/stop_circle: 已停止：以上是停止前生成的部分 / Stopped: the answer above is partial.")
         if answer.cut_off:
@@ -70,9 +84,36 @@ def sources_panel(index: int, turn: Turn) -> None:
         f"**来源 / Sources** · 引用 {cited} 条，共检索到 {len(answer.sources)} 条 "
         f"/ {cited} cited of {len(answer.sources)} retrieved · 知识库 / KB: `{turn.kb}`"
     )
+    evidence = evidence_spans(answer, index)
     for citation, is_cited in ordered_sources(answer):
-        card = source_card_html(citation, is_cited, terms, source_anchor(index, citation.number))
+        anchor = source_anchor(index, citation.number)
+        card = source_card_html(citation, is_cited, terms, anchor, evidence.get(citation.number, ()))
         st.markdown(card, unsafe_allow_html=True)
+        if is_cited:
+            _original(index, turn.kb, citation)
+
+
+def _original(index: int, kb: str, citation: Citation) -> None:
+    """The stored original one click away: a download, and for a PDF its page, the passage marked."""
+    settings: Settings = st.session_state["settings"]
+    chunk = citation.chunk
+    download, page, _ = st.columns([1.3, 1.3, 5])
+    download.download_button(
+        "原文 / Original",
+        data=partial(original_file, settings, kb, chunk.doc_name),
+        file_name=PurePath(chunk.doc_name).name,
+        icon=":material/download:",
+        key=f"original-{index}-{citation.number}",
+        on_click="ignore",
+    )
+    if chunk.page is not None and chunk.doc_name.lower().endswith(".pdf"):
+        with page.popover(f"第 {chunk.page} 页 / Page {chunk.page}", icon=":material/picture_as_pdf:"):
+            st.image(_page_picture(settings, kb, chunk.doc_name, chunk.page, chunk.text))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _page_picture(_settings: Settings, kb: str, doc_name: str, page: int, passage: str) -> bytes:
+    return page_with_passage(original_file(_settings, kb, doc_name), page, passage)
 
 
 def follow_answer(question: str, job: Job) -> None:

@@ -13,7 +13,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from ingest.errors import KnowledgeBaseError
-from ingest.loaders import SUPPORTED_EXTENSIONS
+from ingest.loaders import SUPPORTED_SUMMARY
 from ingest.pipeline import IngestReport, open_kb
 from ingest.uploads import report_summary, upload_results
 from rag.access import Principal, allowed
@@ -82,8 +82,8 @@ def _upload(settings: Settings, kb: str, principal: Principal) -> None:
         return
     key = f"uploader_{st.session_state.get(ROUND, 0)}"
     files = st.file_uploader(
-        f"支持 / Supported: {', '.join(SUPPORTED_EXTENSIONS)} · 单个文件最大 / max {settings.max_file_mb:g} MB",
-        type=[e.lstrip(".") for e in SUPPORTED_EXTENSIONS],
+        f"支持 / Supported: {SUPPORTED_SUMMARY} · 单个文件最大 / max {settings.max_file_mb:g} MB",
+        type=None,  # Dockerfile, Makefile and scripts have no extension: each file is judged when staged
         accept_multiple_files=True,
         key=key,
     )

@@ -12,7 +12,7 @@ from rag.config import Settings
 from ui.jobs import Job
 from ui.resources import ingest_registry
 
-# Citation superscripts and source cards (rag.highlight writes the markup these classes style).
+# Citation superscripts and source cards (rag.markup writes the markup these classes style).
 STYLE = """
 <style>
 [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
@@ -33,6 +33,24 @@ summary.kba-head { cursor: pointer; }
 .kba-score { float: right; opacity: 0.6; font-size: 0.78rem; }
 .kba-text { font-size: 0.86rem; line-height: 1.65; margin-top: 0.35rem; }
 .kba-text mark { background: #ffe98f; color: #31333f; padding: 0 0.12em; border-radius: 0.2em; }
+sup.kba-cite a.kba-unsupported { color: #c62828; text-decoration: underline wavy; }
+.kba-evidence { background: rgba(46, 160, 67, 0.16); border-bottom: 2px solid rgba(46, 160, 67, 0.55); }
+.kba-evidence:target, .kba-evidence:has(span:target) { background: rgba(46, 160, 67, 0.38); }
+.kba-badge { display: inline-block; font-size: 0.7rem; padding: 0 0.4em; margin-left: 0.35em; border-radius: 0.6em;
+  background: rgba(128, 128, 128, 0.15); vertical-align: 1px; }
+.kba-code { margin-top: 0.35rem; font-size: 0.8rem; overflow: auto; max-height: 26rem; border-radius: 0.35rem;
+  scroll-margin-top: 4rem; font-family: "Source Code Pro", ui-monospace, monospace;
+  background: rgba(128, 128, 128, 0.06); padding: 0.3rem 0; }
+.kba-line { white-space: pre; line-height: 1.5; }
+.kba-ln { display: inline-block; min-width: 3.2em; padding-right: 0.8em; text-align: right; color: #9aa0a6;
+  user-select: none; border-right: 1px solid rgba(128, 128, 128, 0.25); margin-right: 0.6em; }
+.kba-evidence-line { background: rgba(46, 160, 67, 0.16); }
+.kba-md p, .kba-md ul, .kba-md ol, .kba-md table { margin-bottom: 0.35rem; }
+.kba-unsupported-list { border-left: 3px solid #c62828; background: rgba(198, 40, 40, 0.06); padding: 0.35rem 0.7rem;
+  border-radius: 0.3rem; font-size: 0.85rem; margin: 0.3rem 0 0.6rem 0; }
+.kba-unsupported-title { font-weight: 600; color: #c62828; }
+.kba-unsupported-list ul { margin: 0.2rem 0 0 1rem; }
+.kba-missing { opacity: 0.75; }
 </style>
 """
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from ingest.errors import UnsupportedFile
+from ingest.errors import NoText, UnsupportedFile
 from ingest.loaders.code import CODE_EXTENSIONS, language_of, load_code
 from ingest.loaders.images import IMAGE_EXTENSIONS, load_image
 from ingest.loaders.ocr import PageProgress
@@ -33,7 +33,15 @@ from ingest.loaders.sheets import load_csv, load_xlsx
 from ingest.loaders.text import decode_text, human_size, normalize_text
 from ingest.types import Section
 
-__all__ = ["SUPPORTED_EXTENSIONS", "decode_text", "is_supported", "load_document", "normalize_text", "parse_document"]
+__all__ = [
+    "SUPPORTED_EXTENSIONS",
+    "SUPPORTED_SUMMARY",
+    "decode_text",
+    "is_supported",
+    "load_document",
+    "normalize_text",
+    "parse_document",
+]
 
 Loader = Callable[[bytes, str, int], list[Section]]
 """loader(data, name, max_bytes) -> Sections; raises UnsupportedFile with a reason."""
@@ -48,16 +56,36 @@ _OCR_CAPABLE = {".pdf", *IMAGE_EXTENSIONS}  # their loaders also take progress= 
 _DOCUMENT_EXTENSIONS = (".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm", ".pptx", ".xlsx", ".csv", ".tsv")
 SUPPORTED_EXTENSIONS: tuple[str, ...] = _DOCUMENT_EXTENSIONS + IMAGE_EXTENSIONS + CODE_EXTENSIONS
 """Every extension read; code and config files are also known by whole name (Dockerfile) or #! line."""
+SUPPORTED_SUMMARY = (
+    "documents (.txt .md .html .pdf .docx .pptx .xlsx .csv, README/LICENSE), images and scans (OCR), "
+    "source code (.py .js .ts .java .go .c .cpp .cs .rs .php .rb .kt .sh .sql …) and config "
+    "(.toml .yaml .json .ini .xml, Dockerfile, Makefile, requirements.txt …)"
+)
+"""The supported types in one line, for people."""
+
+
+# Plain-text documents that projects name without an extension (or with one that is no type).
+_PROSE_NAMES = frozenset(
+    "readme changelog changes history news license licence copying copyright authors contributors "
+    "credits notice contributing todo install manifest.in".split()
+)
+
+
+def _is_prose_name(name: str) -> bool:
+    base = Path(name).name.lower()
+    return base in _PROSE_NAMES or (not Path(base).suffix and base.split("-")[0] in _PROSE_NAMES)
 
 
 def is_supported(name: str, head: bytes = b"") -> bool:
     """Whether a file of this name (and, without an extension, starting with ``head``) can be read."""
-    return language_of(name, head) is not None or Path(name).suffix.lower() in _LOADERS
+    return _is_prose_name(name) or language_of(name, head) is not None or Path(name).suffix.lower() in _LOADERS
 
 
 def _loader_for(name: str, head: bytes = b"") -> Loader:
     if language_of(name, head) is not None:  # before .txt: requirements.txt, CMakeLists.txt
         return load_code
+    if _is_prose_name(name):  # README, Changelog, LICENSE
+        return load_txt
     suffix = Path(name).suffix
     loader = _LOADERS.get(suffix.lower())
     if loader is None:
@@ -112,7 +140,7 @@ def parse_document(
     if Path(name).suffix.lower() in _OCR_CAPABLE:
         loader = partial(loader, progress=progress, warnings=warnings)
     if not data:
-        raise UnsupportedFile(name, "file is empty")
+        raise NoText(name, "file is empty")
     if len(data) > max_bytes:
         raise UnsupportedFile(name, f"file is larger than the {human_size(max_bytes)} limit")
     try:
@@ -121,5 +149,5 @@ def parse_document(
         raise UnsupportedFile(name, f"file could not be read ({exc.strerror or exc})") from None
     sections = [s for s in sections if s.text.strip()]
     if not sections:
-        raise UnsupportedFile(name, "contains no text")
+        raise NoText(name, "contains no text")
     return sections

@@ -7,7 +7,7 @@ import warnings as python_warnings
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ingest.errors import UnsupportedFile
+from ingest.errors import NoText, UnsupportedFile
 from ingest.loaders.ocr import MAX_SIDE, OcrError, OcrUnavailable, PageProgress, recognise
 from ingest.loaders.text import normalize_text
 from ingest.types import Section
@@ -50,7 +50,9 @@ def load_image(
         if progress:
             progress(index + 1, total)
     if not sections:
-        raise UnsupportedFile(name, "; ".join(failures) or "no text found in the image (OCR)")
+        if failures:
+            raise UnsupportedFile(name, "; ".join(failures))
+        raise NoText(name, "no text found in the image (OCR)")
     if warnings is not None:
         warnings.extend(failures)
     return sections

@@ -6,7 +6,7 @@ import io
 import threading
 from typing import Any
 
-from ingest.errors import UnsupportedFile
+from ingest.errors import NoText, UnsupportedFile
 from ingest.loaders.ocr import MAX_SIDE, OcrError, OcrUnavailable, PageProgress, recognise
 from ingest.loaders.text import normalize_text
 from ingest.types import Section
@@ -58,8 +58,10 @@ def load_pdf(
     failures = _ocr_pages(data, to_ocr, texts, progress)
     sections = [texts[i] for i in sorted(texts)]
     if pages and not sections:
-        nothing = "no text found in the scanned pages (OCR)" if to_ocr else "PDF has no text: its pages are blank"
-        raise UnsupportedFile(name, "; ".join(failures) or nothing)
+        if failures:
+            raise UnsupportedFile(name, "; ".join(failures))
+        blank = "no text found in the scanned pages (OCR)" if to_ocr else "PDF has no text: its pages are blank"
+        raise NoText(name, blank)
     if warnings is not None:
         warnings.extend(failures)
     return sections

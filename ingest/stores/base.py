@@ -1,10 +1,12 @@
 """What the rest of the product uses of a knowledge base, whatever holds it (SQLite + FAISS, Milvus).
 
 A store keeps *documents* (a name, a hash, the original file), their *chunks* (a place in a
-document: ordinal, page, heading or symbol, line range) and *passages*: each distinct chunk text
-once, with its keyword terms and its window vectors. Identical text in several chunks (a licence
-header in every source file, a repeated paragraph) is one passage, embedded, indexed and returned
-once. Searches return passage ids; ``passages()`` turns them into a chunk that holds the text.
+document: ordinal, page, heading or symbol, line range) and *passages*: each distinct chunk of a
+document once (its heading and text), with its keyword terms (the document's path among them)
+and its window vectors. A document that repeats itself (a generated log, an export of 150 MB of
+the same twenty paragraphs) is stored, indexed and embedded once per distinct passage; the same
+text in another document reuses the vectors (known_vectors). Searches return passage ids;
+``passages()`` turns them into a chunk that holds the text.
 """
 
 from __future__ import annotations

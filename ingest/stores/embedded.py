@@ -27,7 +27,7 @@ import numpy as np
 
 from ingest.errors import IndexMismatch, KnowledgeBaseError
 from ingest.keywords import fts_document, fts_query, keyword_tokens
-from ingest.stores import sqlite, vectors
+from ingest.stores import sqlite
 from ingest.stores.base import (
     KnowledgeStore,
     PreparedDocument,
@@ -40,7 +40,7 @@ from ingest.stores.base import (
 from ingest.stores.index_cache import IndexCache, PendingFiles, Stamp
 from ingest.stores.originals import Originals
 from ingest.types import ChunkText, DocumentInfo, StoredChunk
-from ingest.windows import mean_direction, passage_of, window_ids
+from ingest.windows import best_passages, mean_direction, window_ids
 
 COMMON_TERM_PASSAGES = 5_000  # see keyword_search
 WINDOW_FANOUT = 4  # dense search reads this many windows per passage asked for (about 3 per 800 chars)
@@ -52,9 +52,16 @@ _CHUNK_COLUMNS = (
 )
 
 
-def passage_key(chunk: ChunkText) -> str:
-    """Chunks with the same heading and text are one passage."""
-    return text_sha(f"{chunk.heading or ''}\n{chunk.text}")
+def passage_key(doc_name: str, chunk: ChunkText) -> str:
+    """Chunks of one document with the same heading and text are one passage (a file repeating
+    itself is stored, indexed and embedded once; vectors are shared across documents by text)."""
+    return text_sha(f"{doc_name}\n{chunk.heading or ''}\n{chunk.text}")
+
+
+def keyword_text(doc_name: str, chunk: ChunkText) -> str:
+    """What a passage is found by: its document's path (``src/click/shell_completion.py`` gives
+    shell_completion, shell, completion), its heading or symbol path, and its text."""
+    return f"{doc_name}\n{chunk.heading or ''}\n{chunk.text}"
 
 
 class EmbeddedStore(KnowledgeStore):
@@ -200,10 +207,7 @@ class EmbeddedStore(KnowledgeStore):
     def dense_search(self, query_vector: np.ndarray, k: int, mean_weight: float = 0.0) -> Scored:
         with self._guard:
             self._refresh_index()
-            hits = self._index_search(query_vector, k * WINDOW_FANOUT)
-        best: dict[int, float] = {}
-        for window, score in hits:
-            best.setdefault(passage_of(window), score)  # hits come best first
+            best = best_passages(self._index.search(query_vector, k * WINDOW_FANOUT))
         if mean_weight and best:
             query = np.asarray(query_vector, np.float32)
             for pid, matrix in self._passage_vectors(list(best)).items():
@@ -342,9 +346,6 @@ class EmbeddedStore(KnowledgeStore):
         """Hold the FAISS index of the committed generation (another process may have written)."""
         self._index.refresh(self._stamp(), self._all_windows)
 
-    def _index_search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        return vectors.search(self._index.index, query, k, self._index.dead)
-
     # --- internals: writing ---
 
     def _rollback(self) -> None:
@@ -391,7 +392,7 @@ class EmbeddedStore(KnowledgeStore):
                 ).lastrowid
                 staged.append((int(doc_id), doc.name))
                 for ordinal, (chunk, matrix) in enumerate(zip(doc.chunks, doc.vectors, strict=True)):
-                    passage_id = self._passage_id(chunk, matrix, known, created)
+                    passage_id = self._passage_id(doc.name, chunk, matrix, known, created)
                     lines = chunk.lines or (None, None)
                     self._db.execute(
                         "INSERT INTO chunks (doc_id, ordinal, passage_id, page, heading, line_start, line_end, "
@@ -420,9 +421,14 @@ class EmbeddedStore(KnowledgeStore):
             )
 
     def _passage_id(
-        self, chunk: ChunkText, matrix: np.ndarray, known: dict[str, int], created: list[tuple[int, np.ndarray]]
+        self,
+        doc_name: str,
+        chunk: ChunkText,
+        matrix: np.ndarray,
+        known: dict[str, int],
+        created: list[tuple[int, np.ndarray]],
     ) -> int:
-        key = passage_key(chunk)
+        key = passage_key(doc_name, chunk)
         if key in known:
             return known[key]
         row = self._db.execute("SELECT id FROM passages WHERE sha = ?", (key,)).fetchone()
@@ -436,7 +442,7 @@ class EmbeddedStore(KnowledgeStore):
             )
             self._db.execute(
                 "INSERT INTO passages_fts (rowid, terms) VALUES (?, ?)",
-                (passage_id, fts_document(f"{chunk.heading or ''}\n{chunk.text}")),
+                (passage_id, fts_document(keyword_text(doc_name, chunk))),
             )
             created.append((passage_id, vectors))
         else:

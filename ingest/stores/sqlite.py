@@ -28,7 +28,7 @@ CREATE TABLE documents (
 CREATE UNIQUE INDEX documents_by_name ON documents(name) WHERE live = 1;
 CREATE TABLE passages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a removed passage's windows may linger as tombstones
-    sha TEXT NOT NULL UNIQUE,  -- of heading and text: what makes two chunks one passage
+    sha TEXT NOT NULL UNIQUE,  -- of document, heading and text: what makes two chunks one passage
     text_sha TEXT NOT NULL,  -- of the text alone: whose window vectors can be reused
     text TEXT NOT NULL, vectors BLOB NOT NULL
 );

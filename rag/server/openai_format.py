@@ -1,8 +1,10 @@
 """OpenAI's chat-completions shapes in and out: the request, the response, the stream's chunks.
 
-Ours adds two top-level fields that stock clients keep as extras (openai's models allow them):
+Ours adds top-level fields that stock clients keep as extras (openai's models allow them):
 ``sources`` (every numbered source offered to the model: number, path, location, lines, page,
-score, text, cited) and ``notices`` (what the answer's page would say beside it).
+symbol, kind, score, text, cited: rag.export.source_record), ``verdicts`` (the citation check of
+each sentence: rag.export.verdict_record), ``notices`` (what the answer's page would say beside
+it) and ``cut_off`` (why the answer stopped early, or null).
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.export import source_record, verdict_record
 from rag.options import AnswerOptions, TokenUsage
 from rag.server.errors import ApiError
-from rag.types import Answer, Citation
+from rag.types import Answer
 
 
 class TextPart(BaseModel):
@@ -92,25 +95,15 @@ class ChatRequest(BaseModel):
         return turns[-1][1], history, options
 
 
-def source_payload(citation: Citation, cited: bool) -> dict[str, Any]:
-    """One numbered source as the API shows it."""
-    chunk = citation.chunk
-    return {
-        "number": citation.number,
-        "path": chunk.doc_name,
-        "location": chunk.location,
-        "lines": list(chunk.lines) if chunk.lines else None,
-        "page": chunk.page,
-        "score": round(citation.score, 4),
-        "text": chunk.text,
-        "cited": cited,
-    }
-
-
 def sources_payload(answer: Answer) -> list[dict[str, Any]]:
-    """Every source offered to the model, [1]..[n], each saying whether the answer cites it."""
+    """Every source offered to the model, [1]..[n], each saying whether the answer cites it (rag.export)."""
     cited = {c.number for c in answer.cited}
-    return [source_payload(c, c.number in cited) for c in answer.sources]
+    return [source_record(c, c.number in cited) for c in answer.sources]
+
+
+def finish_reason(answer: Answer) -> str:
+    """OpenAI's finish_reason: "length" when the answer ran into max_tokens, else "stop"."""
+    return "length" if answer.cut_off and "max_new_tokens" in answer.cut_off else "stop"
 
 
 def usage_payload(usage: TokenUsage) -> dict[str, Any]:
@@ -141,10 +134,12 @@ class Envelope:
         message = {"role": "assistant", "content": answer.text}
         return {
             **self._base("chat.completion"),
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(answer), "logprobs": None}],
             "usage": usage_payload(usage),
             "sources": sources_payload(answer),
+            "verdicts": [verdict_record(v) for v in answer.verdicts],
             "notices": answer.notices,
+            "cut_off": answer.cut_off,
         }
 
     def chunk(self, delta: dict[str, Any], finish_reason: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -156,10 +151,12 @@ class Envelope:
         """The closing chunk: finish_reason, the sources, the notices, and usage when asked for."""
         return self.chunk(
             {},
-            "stop",
+            finish_reason(answer),
             usage=usage_payload(usage) if usage else None,
             sources=sources_payload(answer),
+            verdicts=[verdict_record(v) for v in answer.verdicts],
             notices=answer.notices,
+            cut_off=answer.cut_off,
         )
 
 

@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from ingest.embeddings import Embedder
+from rag.types import Verdict
 from rag.verify.answer import AnswerSentence, split_answer
 from rag.verify.features import Assessment, SpanKey, assess, needs_dense
 from rag.verify.model import THRESHOLD, support_score
 from rag.verify.sources import Source, read_sources
 
 NO_SOURCE = "no source cited"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Whether the sources a sentence cites support all of it.
-
-    ``supported`` is None for a sentence that makes no claim. ``score`` is the fitted probability
-    of support (0 for no claim). ``evidence`` is (source number, start, end) of the best-matching
-    span in that source's text: the support, or for an unsupported sentence what it was compared
-    with. ``missing`` lists, for people, what was not found where it was cited. ``source`` is set
-    for a claim without markers that a source supports.
-    """
-
-    sentence: str
-    cited: list[int]
-    supported: bool | None
-    score: float
-    evidence: tuple[int, int, int] | None
-    missing: list[str]
-    source: int | None = None
 
 
 def _compared_with(sentence: AnswerSentence, sources: Mapping[int, Source]) -> list[Source]:

@@ -3,36 +3,41 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from rag.llm.chatglm2.generate import TEMPERATURE, TOP_P, GenerationResult, stream_text
+from rag.llm.local_model import LocalChatModel, closing_chunk, merge_consecutive
 from rag.prompts import message_text
 
 
 def split_messages(messages: Sequence[BaseMessage]) -> tuple[str, list[tuple[str, str]]]:
-    """(query, history) from messages shaped as in rag.prompts: System, (Human, AI)*, Human.
+    """(query, history) from chat messages: System, (Human, AI)*, Human, as rag.prompts makes them.
 
-    ChatGLM2 has no system role, so the system text is put before the last query, separated by a
-    blank line. Raises ValueError for any other shape.
+    Consecutive messages of one role are merged first (LangChain callers send System, System,
+    Human, Human, ...), and an answer with no question before it gets an empty question. ChatGLM2
+    has no system role, so the system text is put before the last query, separated by a blank
+    line. Raises ValueError when the messages do not end with the user's question.
     """
-    system = [message_text(m) for m in messages if isinstance(m, SystemMessage)]
-    turns = [m for m in messages if not isinstance(m, SystemMessage)]
+    merged = merge_consecutive(messages)
+    system = [message_text(m) for m in merged if isinstance(m, SystemMessage)]
+    turns = [m for m in merged if not isinstance(m, SystemMessage)]
     if not turns or not isinstance(turns[-1], HumanMessage):
         raise ValueError("ChatGLM2 needs the messages to end with the user's question (a HumanMessage)")
-    if len(turns) % 2 != 1:
-        raise ValueError("ChatGLM2 history must alternate HumanMessage and AIMessage")
     history: list[tuple[str, str]] = []
-    for asked, answered in zip(turns[:-1:2], turns[1:-1:2], strict=True):
-        if not isinstance(asked, HumanMessage) or not isinstance(answered, AIMessage):
-            raise ValueError("ChatGLM2 history must alternate HumanMessage and AIMessage")
-        history.append((message_text(asked), message_text(answered)))
+    asked = ""
+    for message in turns[:-1]:
+        if isinstance(message, HumanMessage):
+            asked = message_text(message)
+        else:
+            history.append((asked, message_text(message)))
+            asked = ""
     query = message_text(turns[-1])
     if system:
         query = "\n\n".join([*system, query])
@@ -45,23 +50,29 @@ def chatglm2_prompt_ids(tokenizer: Any, messages: Sequence[BaseMessage]) -> list
     return tokenizer.build_chat_ids(query, history)
 
 
-class ChatGLM2Chat(BaseChatModel):
+class ChatGLM2Chat(LocalChatModel):
     """A loaded ChatGLM2 (GlmForCausalLM + ChatGLM2Tokenizer) speaking LangChain's chat interface.
 
-    Streams token by token. Pass ``cancel_event`` (a threading.Event) to the constructor or to a
-    single call (``model.stream(messages, cancel_event=event)``) to stop between tokens.
+    Streams token by token. Standard parameters: ``model_name``, ``max_tokens`` (None: up to the
+    context window), ``temperature``, ``stop``, ``timeout`` (seconds one answer may take); per
+    call, ``max_tokens``, ``temperature``, ``top_p``, ``seed``, ``timeout`` and ``cancel_event`` (a
+    threading.Event that stops generation between tokens).
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    model: Any = Field(exclude=True)
-    tokenizer: Any = Field(exclude=True)
-    temperature: float = TEMPERATURE
-    top_p: float = TOP_P
-    max_new_tokens: int = 512
+    model: Any = Field(exclude=True, description="The loaded GlmForCausalLM.")
+    tokenizer: Any = Field(exclude=True, description="Its ChatGLM2Tokenizer.")
+    model_name: str = "chatglm2-6b"
+    max_tokens: int | None = Field(512, ge=1, description="Most tokens one answer may have; None: no limit.")
+    temperature: float = Field(TEMPERATURE, ge=0, description="0 is greedy decoding.")
+    top_p: float = Field(TOP_P, gt=0, le=1)
+    timeout: float | None = Field(None, gt=0, description="Seconds one answer may take; then it ends, 'timeout'.")
     context_window: int | None = None
     seed: int | None = None
     cancel_event: threading.Event | None = Field(default=None, exclude=True)
+
+    call_options: ClassVar[frozenset[str]] = frozenset(
+        {"max_tokens", "temperature", "top_p", "seed", "timeout", "cancel_event"}
+    )
 
     @property
     def _llm_type(self) -> str:
@@ -69,8 +80,8 @@ class ChatGLM2Chat(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"temperature": self.temperature, "top_p": self.top_p, "max_new_tokens": self.max_new_tokens,
-                "context_window": self.context_window}
+        return {"model_name": self.model_name, "temperature": self.temperature, "top_p": self.top_p,
+                "max_tokens": self.max_tokens, "context_window": self.context_window}
 
     def _stream(
         self,
@@ -79,20 +90,26 @@ class ChatGLM2Chat(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        options = self.options(kwargs)
         prompt_ids = chatglm2_prompt_ids(self.tokenizer, messages)
+        timeout = options.get("timeout", self.timeout)
+        limit = options.get("max_tokens", self.max_tokens)
+        if limit is None:  # no limit of our own: the context window ends the answer
+            limit = self.context_window or self.model.chatglm2_info.seq_length
         result = GenerationResult()
         pieces = stream_text(
             self.model,
             self.tokenizer,
             prompt_ids,
-            stop=stop or (),
+            stop=self.stop_strings(stop),
             result=result,
-            max_new_tokens=kwargs.get("max_new_tokens", self.max_new_tokens),
-            temperature=kwargs.get("temperature", self.temperature),
-            top_p=kwargs.get("top_p", self.top_p),
+            max_new_tokens=limit,
+            temperature=options.get("temperature", self.temperature),
+            top_p=options.get("top_p", self.top_p),
             max_length=self.context_window,
-            cancel=kwargs.get("cancel_event", self.cancel_event),
-            seed=kwargs.get("seed", self.seed),
+            cancel=options.get("cancel_event", self.cancel_event),
+            seed=options.get("seed", self.seed),
+            deadline=time.monotonic() + timeout if timeout else None,
         )
         for piece in pieces:
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
@@ -102,8 +119,7 @@ class ChatGLM2Chat(BaseChatModel):
         usage = {"input_tokens": len(prompt_ids), "output_tokens": len(result.token_ids),
                  "total_tokens": len(prompt_ids) + len(result.token_ids)}
         yield ChatGenerationChunk(
-            message=AIMessageChunk(content="", usage_metadata=usage,
-                                   response_metadata={"finish_reason": result.finish_reason}),
+            message=closing_chunk(self, result.finish_reason, usage),
             generation_info={"finish_reason": result.finish_reason},
         )
 

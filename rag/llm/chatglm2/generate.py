@@ -8,6 +8,7 @@ iteration) and counting need no thread and no queue.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +37,7 @@ def sample_next(logits: Any, temperature: float, top_p: float, generator: Any | 
 class GenerationResult:
     """What happened once a generation stream is exhausted."""
 
-    finish_reason: str = ""  # "stop" (eos or a stop string), "length", "cancelled"
+    finish_reason: str = ""  # "stop" (eos or a stop string), "length", "cancelled", "timeout"
     token_ids: list[int] = field(default_factory=list)
 
 
@@ -53,11 +54,13 @@ def generate_ids(
     cancel: threading.Event | None = None,
     seed: int | None = None,
     result: GenerationResult | None = None,
+    deadline: float | None = None,
 ) -> Iterator[int]:
     """Yield generated token ids one at a time, reusing the KV cache between steps.
 
     Stops at ``eos_id`` (not yielded), after ``max_new_tokens``, when the sequence reaches
-    ``max_length`` (the context window), or when ``cancel`` is set (checked before each step).
+    ``max_length`` (the context window), when ``cancel`` is set (checked before each step), or
+    when ``deadline`` (a time.monotonic() value) has passed (finish_reason "timeout").
     Ids at or above ``vocab_limit`` (ChatGLM2's padding rows) are never sampled.
     """
     import torch
@@ -74,6 +77,9 @@ def generate_ids(
     for _ in range(budget):
         if cancel is not None and cancel.is_set():
             result.finish_reason = "cancelled"
+            return
+        if deadline is not None and time.monotonic() >= deadline:
+            result.finish_reason = "timeout"
             return
         # Entered per step, not around the loop: a mode held across ``yield`` would leak into the caller.
         with torch.inference_mode():

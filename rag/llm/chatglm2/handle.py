@@ -55,8 +55,9 @@ def chatglm2_handle(settings: Settings) -> LLMHandle:
         tokenizer=tokenizer,
         temperature=settings.temperature,
         top_p=settings.top_p,
-        max_new_tokens=settings.max_new_tokens,
+        max_tokens=settings.max_new_tokens,
         context_window=window,
+        model_name=model.chatglm2_info.name,
     )
     return LLMHandle(
         label=describe(model),
