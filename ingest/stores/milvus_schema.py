@@ -11,7 +11,7 @@ whether it is part of the committed generation G (the catalog row, milvus_catalo
                      mean (the windows' mean direction), born: searched when born <= G
     <key>_windows    id (passage id << WINDOW_BITS | window), passage_id, vector, born
 
-A passage is one distinct (heading, text), shared by every chunk that holds it. Milvus needs a
+A passage is one distinct (heading, text) of one document, shared by the chunks of it that repeat it. Milvus needs a
 vector field in every collection: documents and chunks carry a constant two-dimensional ``slot``.
 """
 
@@ -71,10 +71,9 @@ def new_key(kb_name: str) -> str:
     return key_prefix(kb_name) + secrets.token_hex(4)
 
 
-def keyword_document(heading: str | None, text: str, mode: str) -> str:
-    """What the passages' BM25 field holds: our terms (ingest/keywords.py) as tokens, or the raw
-    text for Milvus's jieba analyzer."""
-    whole = f"{heading or ''}\n{text}"
+def keyword_document(whole: str, mode: str) -> str:
+    """What the passages' BM25 field holds for ``whole`` (embedded.keyword_text: path, heading,
+    text): our terms (ingest/keywords.py) as tokens, or the raw text for Milvus's jieba analyzer."""
     return whole if mode == "jieba" else term_tokens(keyword_tokens(whole))
 
 

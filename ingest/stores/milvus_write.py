@@ -30,11 +30,12 @@ import numpy as np
 from ingest.errors import KnowledgeBaseError
 from ingest.stores import milvus_catalog as catalog
 from ingest.stores.base import PreparedDocument, WriteProgress, text_sha
-from ingest.stores.embedded import passage_key
+from ingest.stores.embedded import keyword_text, passage_key
 from ingest.stores.milvus_catalog import Record
 from ingest.stores.milvus_connect import Milvus
 from ingest.stores.milvus_read import DOC_FIELDS, LiveDocument
 from ingest.stores.milvus_schema import LIVE, MAX_VARCHAR, SLOT, Collections, keyword_document
+from ingest.types import ChunkText
 from ingest.windows import mean_direction, window_ids
 
 BATCH_CHUNKS = 5_000  # chunks staged per round of inserts (as the embedded store's transactions)
@@ -56,7 +57,7 @@ def apply(
     total = sum(len(doc.chunks) for doc in upserts)
     staged = _Staging(milvus, names, record, born, lambda done: progress("write", done, total))
     progress("write", 0, total)
-    staged.find_existing([passage_key(c) for doc in upserts for c in doc.chunks])
+    staged.find_existing([passage_key(doc.name, c) for doc in upserts for c in doc.chunks])
     for doc in upserts:
         staged.add(doc)
     staged.insert()
@@ -154,9 +155,9 @@ class _Staging:
             }
         )
         for ordinal, (chunk, matrix) in enumerate(zip(doc.chunks, doc.vectors, strict=True)):
-            key = passage_key(chunk)
+            key = passage_key(doc.name, chunk)
             if key not in self.passage_of:
-                self.passage_of[key] = self._new_passage(doc.name, chunk.heading, chunk.text, key, matrix)
+                self.passage_of[key] = self._new_passage(doc.name, chunk, key, matrix)
             passage_id = self.passage_of[key]
             self.passages_used.add(passage_id)
             first, last = chunk.lines or (None, None)
@@ -195,11 +196,12 @@ class _Staging:
         self.pending_chunks = 0
         _flush_if_lite(self.milvus, touched)
 
-    def _new_passage(self, doc_name: str, heading: str | None, text: str, key: str, matrix: np.ndarray) -> int:
+    def _new_passage(self, doc_name: str, chunk: ChunkText, key: str, matrix: np.ndarray) -> int:
         passage_id = self.next_passage
         self.next_passage += 1
+        heading, text = chunk.heading, chunk.text
         vectors = np.ascontiguousarray(matrix, np.float32)
-        keywords = keyword_document(heading, text, self.record.keywords)
+        keywords = keyword_document(keyword_text(doc_name, chunk), self.record.keywords)
         for what, value in (("text", text), ("heading", heading or ""), ("keyword terms", keywords)):
             if len(value.encode()) > MAX_VARCHAR:
                 raise KnowledgeBaseError(
