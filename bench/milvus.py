@@ -27,10 +27,11 @@ import numpy as np
 from bench.cache import cached_embedders
 from bench.common import CORPUS, RunOptions, load_average, percentiles, stopwatch, write_json
 from bench.quality import Question, load_question_sets
-from bench.synthetic import SentencePool, synthetic_documents, synthetic_texts, synthetic_vectors
+from bench.synthetic import SentencePool, split_keyword_text, synthetic_documents, synthetic_texts, synthetic_vectors
 from bench.synthetic import build_store as build_embedded
 from ingest import pipeline
 from ingest.embeddings import get_embedder
+from ingest.keywords import keyword_tokens
 from ingest.stores import KnowledgeStore, create_store, milvus_write, text_sha
 from ingest.stores.milvus_schema import term_tokens
 from rag.config import Settings
@@ -101,9 +102,10 @@ def _precomputed_keywords(lookup: dict[str, str]) -> Iterator[None]:
     """As bench/synthetic.py does for FTS5: a synthetic chunk's jieba terms are looked up, not cut again."""
     original = milvus_write.keyword_document
 
-    def keyword_document(heading: str | None, text: str, mode: str) -> str:
+    def keyword_document(whole: str, mode: str) -> str:
+        path, heading, text = split_keyword_text(whole)
         found = lookup.get(text) if mode == "terms" and not heading else None
-        return term_tokens(found.split()) if found is not None else original(heading, text, mode)
+        return term_tokens(keyword_tokens(path) + found.split()) if found is not None else original(whole, mode)
 
     milvus_write.keyword_document = keyword_document  # type: ignore[assignment]
     try:

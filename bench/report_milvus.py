@@ -1,4 +1,4 @@
-"""Report section 11: the Milvus store on Milvus Lite against the embedded store (bench/milvus.py)."""
+"""Report section 14: the Milvus store on Milvus Lite against the embedded store (bench/milvus.py)."""
 
 from __future__ import annotations
 

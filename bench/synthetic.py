@@ -97,15 +97,21 @@ def precomputed_terms(lookup: dict[str, str]) -> Iterator[None]:
     original = store_module.fts_document
 
     def fts_document(text: str) -> str:
-        # The store passes "heading\ntext"; synthetic chunks have no heading.
-        found = lookup.get(text.removeprefix("\n"))
-        return found if found is not None else original(text)
+        path, heading, body = split_keyword_text(text)
+        found = lookup.get(body) if not heading else None
+        return f"{original(path)} {found}" if found is not None else original(text)
 
     store_module.fts_document = fts_document
     try:
         yield
     finally:
         store_module.fts_document = original
+
+
+def split_keyword_text(whole: str) -> tuple[str, str, str]:
+    """(path, heading, text) of what a store indexes a chunk by (ingest.stores.embedded.keyword_text)."""
+    path, heading, text = whole.split("\n", 2)
+    return path, heading, text
 
 
 def synthetic_documents(texts: list[str], vectors: np.ndarray) -> list[PreparedDocument]:
