@@ -28,6 +28,10 @@ SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")
 TIMEOUT_S = 30.0  # per call: a server that does not answer is reported instead of waited for
 QUERY_BATCH = 16_384  # Milvus returns at most this many rows per query
 IN_BATCH = 1_000  # values per "field in [...]" filter
+# pymilvus pings every 10 s even when idle; Lite's in-process gRPC server allows one ping per 5 minutes
+# without calls and answers more with GOAWAY "too_many_pings", printed on stderr by the C core (a CLI
+# build that embeds for minutes showed it). In one process keepalive finds nothing to detect.
+LITE_CHANNEL = {"grpc.keepalive_time_ms": 2**31 - 1, "grpc.keepalive_permit_without_calls": False}
 T = TypeVar("T")
 _PLAIN = re.compile(r"[\w.\-]+")
 
@@ -160,7 +164,8 @@ def _open_client(target: Target) -> Any:
     if target.lite:
         Path(target.uri).parent.mkdir(parents=True, exist_ok=True)
     try:
-        return MilvusClient(uri=target.uri, token=target.token, timeout=TIMEOUT_S)
+        options = LITE_CHANNEL if target.lite else {}
+        return MilvusClient(uri=target.uri, token=target.token, timeout=TIMEOUT_S, grpc_options=options)
     except Exception as error:  # pymilvus raises several unrelated types for one cause: cannot connect
         if target.lite and _lite_file_in_use(Path(target.uri)):
             raise KnowledgeBaseError(
