@@ -89,10 +89,12 @@ def term_tokens(terms: Iterable[str]) -> str:
     return " ".join("k" + hashlib.blake2b(t.encode(), digest_size=6).hexdigest() for t in terms)
 
 
-def _analyzer(mode: str, lite: bool) -> dict[str, Any]:
+def _analyzer(mode: str) -> dict[str, Any]:
+    """jieba over the raw text, or for our hashed terms the standard tokenizer, the same on Lite and a
+    server (every Milvus with BM25 has it; the whitespace one is newer, and Lite lacks it)."""
     if mode == "jieba":
         return {"tokenizer": "jieba", "filter": ["lowercase", {"type": "stop", "stop_words": sorted(STOPWORDS)}]}
-    return {"tokenizer": "standard" if lite else "whitespace"}
+    return {"tokenizer": "standard"}
 
 
 def create_collections(milvus: Milvus, names: Collections, dim: int, keywords: str) -> None:
@@ -156,7 +158,7 @@ def create_collections(milvus: Milvus, names: Collections, dim: int, keywords: s
         slot_index,
         ("doc_id", "passage_id"),
     )
-    analyzer = _analyzer(keywords, milvus.target.lite)
+    analyzer = _analyzer(keywords)
     bm25 = {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "BM25", "params": BM25_PARAMS}
     create(
         names.passages,
