@@ -1,8 +1,8 @@
 """Knowledge-base stores: the interface (base.py) and its backends, picked by ``settings.store``.
 
-    embedded   SQLite + FTS5 + FAISS in a folder per knowledge base (embedded.py), the default
-    milvus     collections in a Milvus server, cluster or Milvus Lite file (milvus.py, milvus_admin.py);
-               pymilvus is imported only when it is used
+embedded   SQLite + FTS5 + FAISS in a folder per knowledge base (embedded.py), the default
+milvus     collections in a Milvus server, cluster or Milvus Lite file (milvus.py, milvus_admin.py);
+           pymilvus is imported only when it is used
 """
 
 from __future__ import annotations
