@@ -15,6 +15,7 @@ from typing import Any
 from bench import report_plots
 from bench.common import read_json
 from bench.report_ann import ann_section
+from bench.report_milvus import milvus_section
 from bench.report_project import project_section
 from bench.report_refusal import refusal_section
 from bench.report_sections import (
@@ -76,7 +77,7 @@ def _header(out: Path, machine: dict[str, Any] | None, run: dict[str, Any] | Non
 
 def _llm_section(out: Path) -> list[str]:
     lines = [
-        "## 14. LLM speed",
+        "## 15. LLM speed",
         "",
         "Not measured by this run: it needs a GPU and none was available (see `gpu` above). "
         "`python bench/llm_speed.py` (another engineer's script) measures ChatGLM2-6B's time to first token at "
@@ -101,6 +102,7 @@ def write_report(out: Path, path: Path) -> None:
     verify, project = read_json(out / "verify.json"), read_json(out / "project.json")
     refusal = read_json(out / "refusal.json")
     ann = read_json(out / "ann_recall.json")
+    milvus = read_json(out / "milvus.json")
     plots = report_plots.draw(out, quality, ingest, latency)
     rel = {name: Path(os.path.relpath(p, path.parent)).as_posix() for name, p in plots.items()}
     lines = _header(out, machine, run)
@@ -118,6 +120,7 @@ def write_report(out: Path, path: Path) -> None:
         ("11. Saying “not in the sources”", refusal, refusal_section),
         ("12. A whole project as a knowledge base", project, project_section),
         ("13. Vector search recall on near-duplicates and additions", ann, ann_section),
+        ("14. The Milvus store (Milvus Lite)", milvus, milvus_section),
     ):
         lines += ["", f"## {title}", ""]
         lines += section(data, rel) if data else ["Not run (no JSON in the results folder)."]

@@ -5,7 +5,7 @@
     python bench/run.py --quick --out /tmp/b   # smoke run: tiny sizes, hashing embedder, seconds
 
 Parts: quality, ingest, latency, memory, packing, removal, upload, load, ocr, verify, refusal, project,
-ann_recall (see each module's docstring). Knowledge bases are built in a scratch folder that is
+ann_recall, milvus (see each module's docstring). Knowledge bases are built in a scratch folder that is
 removed afterwards.
 The report goes beside the results folder when it is the default one (bench/report.md), else
 into the results folder.
@@ -40,6 +40,7 @@ PARTS = (
     "refusal",
     "project",
     "ann_recall",
+    "milvus",
 )
 
 
@@ -77,6 +78,8 @@ def _run_part(name: str, opts: RunOptions) -> float:
         from bench import ann_recall as module  # type: ignore[no-redef]
     elif name == "refusal":
         from bench import refusal as module  # type: ignore[no-redef]
+    elif name == "milvus":
+        from bench import milvus as module  # type: ignore[no-redef]
     else:
         from bench import packing as module  # type: ignore[no-redef]
     module.run(opts)

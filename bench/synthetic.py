@@ -97,15 +97,41 @@ def precomputed_terms(lookup: dict[str, str]) -> Iterator[None]:
     original = store_module.fts_document
 
     def fts_document(text: str) -> str:
-        # The store passes "heading\ntext"; synthetic chunks have no heading.
-        found = lookup.get(text.removeprefix("\n"))
-        return found if found is not None else original(text)
+        path, heading, body = split_keyword_text(text)
+        found = lookup.get(body) if not heading else None
+        return f"{original(path)} {found}" if found is not None else original(text)
 
     store_module.fts_document = fts_document
     try:
         yield
     finally:
         store_module.fts_document = original
+
+
+def split_keyword_text(whole: str) -> tuple[str, str, str]:
+    """(path, heading, text) of what a store indexes a chunk by (ingest.stores.embedded.keyword_text)."""
+    path, heading, text = whole.split("\n", 2)
+    return path, heading, text
+
+
+def synthetic_documents(texts: list[str], vectors: np.ndarray) -> list[PreparedDocument]:
+    """``texts`` with their ``vectors`` (one window each) as documents of CHUNKS_PER_DOC chunks."""
+    docs: list[PreparedDocument] = []
+    for number, start in enumerate(range(0, len(texts), CHUNKS_PER_DOC)):
+        part = texts[start : start + CHUNKS_PER_DOC]
+        content = f"synthetic document {number}".encode()
+        docs.append(
+            PreparedDocument(
+                name=f"doc{number:06d}.txt",
+                kind="txt",
+                size_bytes=len(content),
+                sha256=hashlib.sha256(content).hexdigest(),
+                chunks=[ChunkText(t) for t in part],
+                vectors=[row[None, :] for row in vectors[start : start + len(part)]],
+                content=content,
+            )
+        )
+    return docs
 
 
 def build_store(
@@ -122,21 +148,7 @@ def build_store(
     holds one vector per chunk.
     """
     kb = KnowledgeBase.create(folder, embedder_name, vectors.shape[1])
-    docs: list[PreparedDocument] = []
-    for number, start in enumerate(range(0, len(texts), CHUNKS_PER_DOC)):
-        part = texts[start : start + CHUNKS_PER_DOC]
-        content = f"synthetic document {number}".encode()
-        docs.append(
-            PreparedDocument(
-                name=f"doc{number:06d}.txt",
-                kind="txt",
-                size_bytes=len(content),
-                sha256=hashlib.sha256(content).hexdigest(),
-                chunks=[ChunkText(t) for t in part],
-                vectors=[row[None, :] for row in vectors[start : start + len(part)]],
-                content=content,
-            )
-        )
+    docs = synthetic_documents(texts, vectors)
     per_batch = max(1, batch_chunks // CHUNKS_PER_DOC)
     with precomputed_terms(dict(zip(texts, terms, strict=True))):
         for start in range(0, len(docs), per_batch):

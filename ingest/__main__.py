@@ -1,4 +1,4 @@
-"""Command line: python -m ingest build|add|remove|list|stats|rebuild|kbs [--kb NAME].
+"""Command line: python -m ingest build|add|remove|list|stats|rebuild|migrate|kbs [--kb NAME].
 
 Exit codes (the same for ``python -m rag``): 0 done; 1 done, but some files were skipped or
 some documents could not be rebuilt from their originals (each named on stderr with its reason);
@@ -30,6 +30,7 @@ EXAMPLES = """examples:
   python -m ingest list --kb corpus                              documents and chunk counts
   python -m ingest stats --kb corpus                             sizes, embedder, index generation
   python -m ingest rebuild --kb corpus                           re-embed everything (new embedder)
+  python -m ingest migrate --kb corpus --to milvus               copy it into Milvus (KBA_MILVUS_URI)
   python -m ingest kbs                                           knowledge bases on this machine
 
 Unchanged files are never embedded twice. Settings come from KBA_* environment variables
@@ -45,6 +46,7 @@ STAGE_LABELS = {
     "embed": "embed (chunks)",
     "write": "write (chunks)",
     "index": "index (vectors)",
+    "copy": "copy (documents)",
 }
 
 
@@ -110,6 +112,8 @@ def _parser() -> argparse.ArgumentParser:
     command("list", "list documents with their chunk counts")
     command("stats", "show size, embedder and index details")
     command("rebuild", "re-parse and re-embed every document with the current settings")
+    migrate = command("migrate", "copy a knowledge base to the other store backend, embedding nothing again")
+    migrate.add_argument("--to", choices=["milvus", "embedded"], required=True, help="the backend to copy it into")
     command("kbs", "list the knowledge bases")
     return parser
 
@@ -145,6 +149,20 @@ def _incoming(paths: list[Path]) -> tuple[list[IncomingFile], list[tuple[str, st
     return files, refused
 
 
+def _migrate(settings: IngestSettings, kb: str, to: str, progress: _Bar) -> int:
+    from ingest.migrate import migrate
+
+    report = migrate(settings, kb, to, progress)  # type: ignore[arg-type]  # argparse checked the choice
+    for name in report.missing_originals:
+        print(f"skipped the original of {name}: it is missing; copied as its stored chunks", file=sys.stderr)
+    source = "embedded" if to == "milvus" else "milvus"
+    print(
+        f"copied '{kb}' to the {to} store: {report.documents} documents, {report.chunks} chunks, nothing "
+        f"embedded; {report.seconds:.2f} s. The {source} copy is unchanged: set KBA_STORE={to} to use the new one"
+    )
+    return 1 if report.missing_originals else 0
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run one command; returns the exit code (EXIT_CODES)."""
     args = _parser().parse_args(argv)
@@ -175,6 +193,8 @@ def run(argv: list[str] | None = None) -> int:
             finally:
                 store.close()
             return 0
+        if args.command == "migrate":
+            return _migrate(settings, kb, args.to, progress)
         if args.command == "build" and args.if_missing and kb in knowledge_bases(settings):
             upgraded = pipeline.upgrade_if_unreadable(settings, kb, progress)
             if upgraded is None:

@@ -13,10 +13,10 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.errors import IndexMismatch
+from ingest.errors import IndexMismatch, KnowledgeBaseError
 from ingest.settings import IngestSettings
-from ingest.stores import open_store
-from ingest.stores.originals import FILES_DIR, Originals
+from ingest.stores import KnowledgeStore, open_store
+from ingest.stores.originals import FILES_DIR
 from ingest.stores.sqlite import DB_NAME
 from ingest.types import ChunkText
 
@@ -40,17 +40,25 @@ def stored_originals(settings: IngestSettings, kb_name: str) -> list[StoredOrigi
     try:
         store = open_store(settings, kb_name)
     except IndexMismatch:
+        if settings.store != "embedded":  # no older Milvus layout exists yet: nothing to read it with
+            raise
         return _legacy_originals(folder)
     try:
-        originals = Originals(folder)
         found = []
         for doc in store.documents():
-            content = originals.read(doc.sha256)
+            content = _original(store, doc.name)
             chunks = () if content is not None else tuple(_as_text(c) for c in store.chunks_of(doc.name))
             found.append(StoredOriginal(doc.name, doc.kind, doc.sha256, content, chunks))
         return found
     finally:
         store.close()
+
+
+def _original(store: KnowledgeStore, name: str) -> bytes | None:
+    try:
+        return store.original(name)
+    except KnowledgeBaseError:  # missing: the document is rebuilt from its stored chunks
+        return None
 
 
 def _as_text(chunk) -> ChunkText:  # type: ignore[no-untyped-def]

@@ -37,6 +37,31 @@ class IngestSettings(BaseSettings):
         REPO_ROOT / "data" / "sample",
         description="Documents the default knowledge base is built from on first run.",
     )
+    store: StoreBackend = Field(
+        "embedded",
+        description=(
+            "Where knowledge bases live: 'embedded' (SQLite + FAISS, a folder per knowledge base under "
+            "data_dir) or 'milvus' (a Milvus server or cluster, or a Milvus Lite file: milvus_uri)."
+        ),
+    )
+    milvus_uri: str = Field(
+        "",
+        description=(
+            "The Milvus to use with store = 'milvus': http://host:19530 for a standalone server or a cluster "
+            "(http://host:19530/dbname for one of its databases), or a file path ending in .db for Milvus Lite "
+            "(one process at a time). Empty: Milvus Lite in <data_dir>/milvus.db."
+        ),
+    )
+    milvus_token: str | None = Field(
+        None, description="Milvus credentials: 'user:password', or an API key; unset for a server without auth."
+    )
+    milvus_keywords: Literal["terms", "jieba"] = Field(
+        "terms",
+        description=(
+            "How a new Milvus knowledge base indexes keywords for BM25: 'terms' (ingest/keywords.py's terms, "
+            "the embedded store's, default) or 'jieba' (Milvus's own jieba analyzer over the raw text)."
+        ),
+    )
 
     # --- ingest ---
     embedder: str = Field(

@@ -25,9 +25,27 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.setenv("KBA_CONFIG", str(tmp_path / "no-config.toml"))
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test (or module) marked ``store_backends("embedded", "milvus")`` runs once per store backend
+    named; the closest mark wins, so ``EMBEDDED_ONLY`` on one test of such a module keeps it to one."""
+    mark = metafunc.definition.get_closest_marker("store_backends")
+    if mark is not None and "store_backend" in metafunc.fixturenames:
+        metafunc.parametrize("store_backend", mark.args)
+
+
+BOTH_BACKENDS = pytest.mark.store_backends("embedded", "milvus")
+EMBEDDED_ONLY = pytest.mark.store_backends("embedded")  # tests of SQLite, FAISS files or folder renames
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Fast settings: the hashing embedder, small chunks, a short lock wait."""
+def store_backend() -> str:
+    """The store backend of ``settings``: embedded unless a store_backends mark says otherwise."""
+    return "embedded"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, store_backend: str) -> Settings:
+    """Fast settings: the hashing embedder, small chunks, a short lock wait (Milvus: a Lite file in tmp_path)."""
     return Settings(
         data_dir=tmp_path / "kb",
         embedder="hashing",
@@ -35,6 +53,8 @@ def settings(tmp_path: Path) -> Settings:
         chunk_overlap=40,
         lock_timeout_s=2,
         sample_docs_dir=CORPUS,
+        store=store_backend,
+        milvus_uri=str(tmp_path / "milvus.db"),
     )
 
 
@@ -58,6 +78,8 @@ def cli_env(settings: Settings) -> dict[str, str]:
         KBA_CHUNK_OVERLAP=str(settings.chunk_overlap),
         KBA_LOCK_TIMEOUT_S=str(settings.lock_timeout_s),
         KBA_CONFIG=str(settings.data_dir / "none.toml"),
+        KBA_STORE=settings.store,
+        KBA_MILVUS_URI=settings.milvus_uri,
         PYTHONPATH=str(REPO),
     )
     return env

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from api_server import running_api
-from conftest import CHATGLM2_TOKENIZER
+from conftest import BOTH_BACKENDS, CHATGLM2_TOKENIZER
 from fake_openai_server import FakeOpenAIServer
 from langchain_openai import ChatOpenAI
 from openai import OpenAI
@@ -30,10 +30,12 @@ def api(settings: Settings, built_kb: str, key: str) -> Iterator[OpenAI]:
         yield OpenAI(base_url=url, api_key=key, max_retries=0)
 
 
+@BOTH_BACKENDS
 def test_models_are_the_knowledge_bases(api: OpenAI) -> None:
     assert [model.id for model in api.models.list()] == ["corpus"]
 
 
+@BOTH_BACKENDS
 def test_streamed_answer_keeps_its_markers_and_ends_with_the_sources(api: OpenAI) -> None:
     chunks = list(
         api.chat.completions.create(model="corpus", messages=[{"role": "user", "content": QUESTION}], stream=True)

@@ -8,7 +8,7 @@ import sys
 import openai
 import pytest
 from api_server import serving
-from conftest import REPO, cli_env
+from conftest import BOTH_BACKENDS, REPO, cli_env
 from openai import OpenAI
 
 from rag.config import Settings
@@ -28,6 +28,7 @@ def rag(settings: Settings, *args: str, stdin: str | None = None) -> subprocess.
     )
 
 
+@BOTH_BACKENDS
 def test_keys_then_serve_then_the_openai_client(settings: Settings, built_kb: str) -> None:
     created = rag(settings, "keys", "create", "--name", "ci")
     assert created.returncode == 0, created.stderr

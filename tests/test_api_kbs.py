@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api_server import running_api
+from conftest import BOTH_BACKENDS
 
 from ingest.pipeline import IncomingFile, add_files, open_kb, rebuild
 from rag.apikeys import KeyStore
@@ -58,6 +59,7 @@ def _names(client: httpx.Client, kb: str) -> list[str]:
     return [doc["name"] for doc in client.get(f"/kbs/{kb}/documents").json()["data"]]
 
 
+@BOTH_BACKENDS
 def test_create_upload_search_delete_and_rebuild(client: httpx.Client) -> None:
     created = client.post("/kbs", json={"name": "项目_a"})
     assert created.status_code == 201 and created.json()["documents"] == 0
@@ -171,6 +173,7 @@ def test_uploads_left_by_a_failed_ingest_are_cleaned(client: httpx.Client, setti
     assert not any(Path(settings.data_dir / ".uploads").iterdir())
 
 
+@BOTH_BACKENDS
 def test_a_knowledge_base_rebuilt_by_another_process_is_reopened(client: httpx.Client, settings: Settings) -> None:
     assert client.post("/kbs/corpus/search", json={"query": "conda"}).json()["data"]  # opened by the server
     rebuild(settings, "corpus")  # as the app or the CLI would: a new folder swapped in

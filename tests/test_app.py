@@ -13,6 +13,7 @@ from fake_openai_server import FakeOpenAIServer
 from streamlit.testing.v1 import AppTest
 
 from ingest.pipeline import IngestReport, create_kb
+from ingest.stores import knowledge_bases
 from ingest.stores.embedded import list_knowledge_bases
 from rag.chain import EMPTY_QUESTION, STOPPED, Assistant
 from rag.config import Settings
@@ -226,3 +227,25 @@ def test_empty_or_missing_knowledge_base_is_an_error_not_a_crash(data_dir: Path)
     at = _ask(at, QUESTION)
     assert "No knowledge base yet" in _texts(at.error)
     assert "No knowledge base yet" in _texts(_knowledge_page(at).info)
+
+
+def test_the_app_works_unchanged_on_a_milvus_knowledge_base(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KBA_STORE", "milvus")
+    monkeypatch.setenv("KBA_MILVUS_URI", str(data_dir.parent / "milvus.db"))
+    at = _ask(_app(), QUESTION)
+    assert knowledge_bases(Settings()) == ["default"] and list_knowledge_bases(data_dir) == []  # in Milvus
+    assert 'id="kba-t0-s1"' in _markdown(at) and "setup_notes.md" in _markdown(at)
+    at = _knowledge_page(at)
+    at.file_uploader[0].set_value([("蓝鲸.md", "# 蓝鲸\n\n蓝鲸项目每周四发布。".encode(), "text/markdown")])
+    at.run()
+    at.button(key="add_files").click().run()
+    at.selectbox(key="doc_pick").set_value("product_faq.txt").run()
+    at.button(key="delete_doc").click().run()
+    at.button(key="yes_doc").click().run()
+    assert not at.exception, at.exception
+    names = list(at.dataframe[0].value["文件 / name"])
+    assert "蓝鲸.md" in names and "product_faq.txt" not in names
+    at.button(key="rebuild").click().run()
+    assert not at.exception, at.exception
+    at.switch_page("ui/chat.py").run()
+    assert "蓝鲸.md" in _markdown(_ask(at, "蓝鲸项目什么时候发布？"))

@@ -126,11 +126,19 @@ def test_quick_run_writes_sane_results(tmp_path: Path) -> None:
     assert quoting["answers"] == 8 and quoting["after"]["quotes_question"] == 0
     assert refusal["extractive"]["seconds_per_answer"]["with_embedder"]["p50_ms"] > 0
 
+    milvus = _load(out, "milvus.json")
+    stores = {(row["store"], row["mode"]) for row in milvus["quality"]["rows"]}
+    assert {("embedded", "hybrid"), ("milvus", "hybrid"), ("milvus", "keyword"), ("milvus", "dense")} <= stores
+    assert all(_unit(row["sets"]["dev"]["recall@4"]) for row in milvus["quality"]["rows"])
+    assert {(row["store"], row["chunks"]) for row in milvus["scale"]} == {("embedded", 300), ("milvus", 300)}
+    assert all(row["chunks_per_s"] > 0 and row["latency"]["hybrid"]["p50_ms"] > 0 for row in milvus["scale"])
+
     report = (out / "report.md").read_text(encoding="utf-8")
     for section in ("1. Retrieval quality", "6. Removing a document", "7. A 150 MB upload", "8. Many clients"):
         assert f"## {section}" in report, section
     assert "## 9. OCR of scanned pages" in report and "## 10. Citation checking" in report
     assert "## 11. Saying “not in the sources”" in report and "## 12. A whole project as a knowledge base" in report
     assert "## 13. Vector search recall" in report
-    assert "## 14. LLM speed" in report and "Not run" not in report
+    assert "## 14. The Milvus store (Milvus Lite)" in report
+    assert "## 15. LLM speed" in report and "Not run" not in report
     assert all((out / f"{name}.png").stat().st_size > 0 for name in ("quality", "latency", "ingest"))

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import CORPUS, REPO, cli_env
+from conftest import BOTH_BACKENDS, CORPUS, REPO, cli_env
 
 from rag.config import Settings
 
@@ -41,6 +41,7 @@ def test_build_list_stats_and_a_second_build_that_embeds_nothing(settings: Setti
     assert [line.rsplit("\t", 1)[0] for line in relisted] == [line.rsplit("\t", 1)[0] for line in lines]
 
 
+@BOTH_BACKENDS
 def test_add_remove_rebuild(settings: Settings, tmp_path: Path) -> None:
     note = tmp_path / "note.md"
     note.write_text("# 笔记\n\n紫色长颈鹿住在命令行里。", encoding="utf-8")
@@ -76,6 +77,7 @@ def test_help_reads_well(settings: Settings) -> None:
     assert "recall@k" in run(settings, "rag", "--help").stdout
 
 
+@BOTH_BACKENDS
 def test_rag_eval_prints_recall_and_mrr(settings: Settings, tmp_path: Path) -> None:
     run(settings, "ingest", "build", "--kb", "cli", "--source", str(CORPUS))
     questions = tmp_path / "q.jsonl"
@@ -92,6 +94,7 @@ def test_rag_eval_prints_recall_and_mrr(settings: Settings, tmp_path: Path) -> N
     assert sum(line.startswith("HIT") for line in lines) == 2 and lines[2].startswith("MISS")
 
 
+@BOTH_BACKENDS
 def test_rag_ask_streams_text_and_sources_or_json(settings: Settings) -> None:
     run(settings, "ingest", "build", "--kb", "cli", "--source", str(CORPUS))
     text = run(settings, "rag", "ask", "Self-Consistency 把 GSM8K 准确率提高到多少？", "--kb", "cli")

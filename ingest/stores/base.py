@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ingest.errors import IndexMismatch
 from ingest.types import ChunkText, DocumentInfo, StoredChunk
 
 Scored = list[tuple[int, float]]
@@ -37,6 +38,15 @@ def text_sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def embedder_mismatch(kb_name: str, built_with: str, dim: int, configured: str) -> IndexMismatch:
+    """The error for a knowledge base opened with another embedder than it was built with."""
+    return IndexMismatch(
+        f"knowledge base '{kb_name}' was built with embedder '{built_with}' (dim {dim}), "
+        f"but the configured embedder is '{configured}': set KBA_EMBEDDER to match, or re-embed it "
+        f"with: python -m ingest rebuild --kb {kb_name}"
+    )
+
+
 @dataclass
 class PreparedDocument:
     """A document split and embedded, ready to be written in one operation."""
@@ -48,6 +58,7 @@ class PreparedDocument:
     chunks: list[ChunkText]
     vectors: list[np.ndarray]  # per chunk, (windows, dim) unit rows
     content: bytes | None  # the original file, kept so the knowledge base can be rebuilt (None: lost)
+    added_at: str | None = None  # ISO 8601, UTC; None: now (a migration keeps the original's)
 
 
 class KnowledgeStore(ABC):
@@ -121,6 +132,11 @@ class KnowledgeStore(ABC):
         self, upserts: Iterable[PreparedDocument], removals: Iterable[str] = (), progress: WriteProgress = no_progress
     ) -> None:
         """Add or replace documents and remove others: readers see all of it or none of it."""
+
+    @abstractmethod
+    def verify_index(self) -> bool:
+        """Check what the searches read against what the store holds, and repair it (hold write_lock):
+        True when something had to be repaired."""
 
     @abstractmethod
     def close(self) -> None:

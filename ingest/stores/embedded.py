@@ -28,7 +28,15 @@ import numpy as np
 from ingest.errors import IndexMismatch, KnowledgeBaseError
 from ingest.keywords import fts_document, fts_query, keyword_tokens
 from ingest.stores import sqlite
-from ingest.stores.base import KnowledgeStore, PreparedDocument, Scored, WriteProgress, no_progress, text_sha
+from ingest.stores.base import (
+    KnowledgeStore,
+    PreparedDocument,
+    Scored,
+    WriteProgress,
+    embedder_mismatch,
+    no_progress,
+    text_sha,
+)
 from ingest.stores.index_cache import IndexCache, PendingFiles, Stamp
 from ingest.stores.originals import Originals
 from ingest.types import ChunkText, DocumentInfo, StoredChunk
@@ -110,11 +118,7 @@ class EmbeddedStore(KnowledgeStore):
         store = cls(folder, writable)
         if embedder_name is not None and embedder_name != store.embedder_name:
             store.close()
-            raise IndexMismatch(
-                f"knowledge base '{folder.name}' was built with embedder '{store.embedder_name}' (dim {store.dim}), "
-                f"but the configured embedder is '{embedder_name}': set KBA_EMBEDDER to match, or re-embed it "
-                f"with: python -m ingest rebuild --kb {folder.name}"
-            )
+            raise embedder_mismatch(folder.name, store.embedder_name, store.dim, embedder_name)
         return store
 
     def close(self) -> None:
@@ -384,7 +388,7 @@ class EmbeddedStore(KnowledgeStore):
                 self._check_shapes(doc)
                 doc_id = self._db.execute(
                     "INSERT INTO documents (name, kind, size_bytes, sha256, added_at, live) VALUES (?, ?, ?, ?, ?, 0)",
-                    (doc.name, doc.kind, doc.size_bytes, doc.sha256, _now()),
+                    (doc.name, doc.kind, doc.size_bytes, doc.sha256, doc.added_at or _now()),
                 ).lastrowid
                 staged.append((int(doc_id), doc.name))
                 for ordinal, (chunk, matrix) in enumerate(zip(doc.chunks, doc.vectors, strict=True)):
