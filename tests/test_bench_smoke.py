@@ -96,11 +96,13 @@ def test_quick_run_writes_sane_results(tmp_path: Path) -> None:
         assert row["pack"]["mean_total_tokens"] <= row["budget"]
 
     verify = _load(out, "verify.json")
-    assert verify["items"] == {"calibration": 20, "held_out": 20} and verify["embedder"] == "hashing-char12-512"
-    for half in verify["halves"].values():
-        for checker in ("overlap", "dense", "shipped"):
-            overall = half[checker]["overall"]
-            assert overall["n"] > 0 and _unit(overall["accuracy"])
+    assert verify["embedder"] == "hashing-char12-512" and set(verify["sets"]) == {"set 1", "set 2"}
+    for labelled in verify["sets"].values():
+        assert labelled["items"] == {"calibration": 10, "held_out": 10}
+        for half in labelled["halves"].values():
+            for checker in ("overlap", "dense", "shipped"):
+                overall = half[checker]["overall"]
+                assert overall["n"] > 0 and _unit(overall["accuracy"])
     assert 0 < verify["latency"]["answer"]["p50_ms"] <= verify["latency"]["answer"]["p95_ms"]
 
     ocr = _load(out, "ocr.json")
