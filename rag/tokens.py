@@ -92,9 +92,7 @@ class HFTokenizerCounter:
 
         path = Path(folder).expanduser()
         try:
-            self._tokenizer = AutoTokenizer.from_pretrained(
-                str(path), local_files_only=True, trust_remote_code=False
-            )
+            self._tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True, trust_remote_code=False)
         except (OSError, ValueError, KeyError) as exc:
             raise ValueError(f"cannot load a Hugging Face tokenizer from {path}: {exc}") from exc
         self.name = f"{type(self._tokenizer).__name__} ({path})"

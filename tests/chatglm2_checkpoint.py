@@ -20,13 +20,25 @@ SPECIALS = 5
 
 def tiny_corpus() -> list[str]:
     """A few hundred lines of mixed Chinese and English text, deterministic."""
-    zh = ["知识库问答助手只根据资料回答问题", "量子计算机在接近绝对零度的环境中运行",
-          "稀释制冷机把芯片冷却到约十毫开尔文", "请用中文回答并标注来源", "你好，今天天气很好",
-          "资料中没有找到相关内容", "模型的上下文窗口有限", "向量检索与关键词检索融合排序",
-          "文档被切分成段落再编码"]
-    en = ["The dilution refrigerator cools the chip to about ten millikelvin.", "Hello world, this is a tiny corpus.",
-          "Answer only from the numbered sources and cite them.", "Round one question and answer",
-          "Keyword search misses paraphrases; dense search misses rare names.", "Tokens are counted exactly."]
+    zh = [
+        "知识库问答助手只根据资料回答问题",
+        "量子计算机在接近绝对零度的环境中运行",
+        "稀释制冷机把芯片冷却到约十毫开尔文",
+        "请用中文回答并标注来源",
+        "你好，今天天气很好",
+        "资料中没有找到相关内容",
+        "模型的上下文窗口有限",
+        "向量检索与关键词检索融合排序",
+        "文档被切分成段落再编码",
+    ]
+    en = [
+        "The dilution refrigerator cools the chip to about ten millikelvin.",
+        "Hello world, this is a tiny corpus.",
+        "Answer only from the numbered sources and cite them.",
+        "Round one question and answer",
+        "Keyword search misses paraphrases; dense search misses rare names.",
+        "Tokens are counted exactly.",
+    ]
     lines = []
     for i in range(360):
         lines.append(f"{zh[i % len(zh)]}，{en[(i * 7) % len(en)]} {i}")
@@ -40,9 +52,17 @@ def train_tokenizer(path: Path, vocab_size: int = 600) -> Path:
 
     buffer = io.BytesIO()
     sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(tiny_corpus()), model_writer=buffer, vocab_size=vocab_size, model_type="bpe",
-        byte_fallback=True, normalization_rule_name="identity", remove_extra_whitespaces=False,
-        split_digits=True, character_coverage=0.9995, minloglevel=2, num_threads=1,
+        sentence_iterator=iter(tiny_corpus()),
+        model_writer=buffer,
+        vocab_size=vocab_size,
+        model_type="bpe",
+        byte_fallback=True,
+        normalization_rule_name="identity",
+        remove_extra_whitespaces=False,
+        split_digits=True,
+        character_coverage=0.9995,
+        minloglevel=2,
+        num_threads=1,
     )
     path.write_bytes(buffer.getvalue())
     return path
@@ -51,18 +71,41 @@ def train_tokenizer(path: Path, vocab_size: int = 600) -> Path:
 def tiny_config(sp_size: int, **overrides: Any) -> dict[str, Any]:
     """A ChatGLM2 config.json with the real keys and tiny sizes (2 query groups of 2 heads)."""
     config: dict[str, Any] = {
-        "_name_or_path": "THUDM/chatglm2-6b", "model_type": "chatglm", "architectures": ["ChatGLMModel"],
-        "auto_map": {"AutoConfig": "configuration_chatglm.ChatGLMConfig",
-                     "AutoModel": "modeling_chatglm.ChatGLMForConditionalGeneration"},
-        "add_bias_linear": False, "add_qkv_bias": True, "apply_query_key_layer_scaling": True,
-        "apply_residual_connection_post_layernorm": False, "attention_dropout": 0.0,
-        "attention_softmax_in_fp32": True, "bias_dropout_fusion": True, "ffn_hidden_size": 96,
-        "fp32_residual_connection": False, "hidden_dropout": 0.0, "hidden_size": 64, "kv_channels": 16,
-        "layernorm_epsilon": 1e-05, "multi_query_attention": True, "multi_query_group_num": 2,
-        "num_attention_heads": 4, "num_layers": 2, "original_rope": True,
-        "padded_vocab_size": -(-(sp_size + SPECIALS) // 64) * 64, "post_layer_norm": True, "rmsnorm": True,
-        "seq_length": 512, "use_cache": True, "torch_dtype": "float16", "transformers_version": "4.27.1",
-        "tie_word_embeddings": False, "eos_token_id": 2, "pad_token_id": 0,
+        "_name_or_path": "THUDM/chatglm2-6b",
+        "model_type": "chatglm",
+        "architectures": ["ChatGLMModel"],
+        "auto_map": {
+            "AutoConfig": "configuration_chatglm.ChatGLMConfig",
+            "AutoModel": "modeling_chatglm.ChatGLMForConditionalGeneration",
+        },
+        "add_bias_linear": False,
+        "add_qkv_bias": True,
+        "apply_query_key_layer_scaling": True,
+        "apply_residual_connection_post_layernorm": False,
+        "attention_dropout": 0.0,
+        "attention_softmax_in_fp32": True,
+        "bias_dropout_fusion": True,
+        "ffn_hidden_size": 96,
+        "fp32_residual_connection": False,
+        "hidden_dropout": 0.0,
+        "hidden_size": 64,
+        "kv_channels": 16,
+        "layernorm_epsilon": 1e-05,
+        "multi_query_attention": True,
+        "multi_query_group_num": 2,
+        "num_attention_heads": 4,
+        "num_layers": 2,
+        "original_rope": True,
+        "padded_vocab_size": -(-(sp_size + SPECIALS) // 64) * 64,
+        "post_layer_norm": True,
+        "rmsnorm": True,
+        "seq_length": 512,
+        "use_cache": True,
+        "torch_dtype": "float16",
+        "transformers_version": "4.27.1",
+        "tie_word_embeddings": False,
+        "eos_token_id": 2,
+        "pad_token_id": 0,
     }
     config.update(overrides)
     return config
@@ -97,8 +140,9 @@ def tiny_tensors(config: dict[str, Any], seed: int = 0) -> dict[str, Any]:
         }
     tensors["transformer.encoder.final_layernorm.weight"] = norm()
     tensors["transformer.output_layer.weight"] = rand(config["padded_vocab_size"], hidden, scale=hidden**-0.5)
-    tensors["transformer.rotary_pos_emb.inv_freq"] = (
-        1.0 / 10000 ** (torch.arange(0, rotary, 2).float() / rotary)).to(torch.float16)
+    tensors["transformer.rotary_pos_emb.inv_freq"] = (1.0 / 10000 ** (torch.arange(0, rotary, 2).float() / rotary)).to(
+        torch.float16
+    )
     return tensors
 
 

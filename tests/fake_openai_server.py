@@ -162,5 +162,4 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
 
 
 def _envelope(model: str, kind: str, choice: dict[str, Any]) -> dict[str, Any]:
-    return {"id": "chatcmpl-fake", "object": kind, "created": int(time.time()), "model": model,
-            "choices": [choice]}
+    return {"id": "chatcmpl-fake", "object": kind, "created": int(time.time()), "model": model, "choices": [choice]}

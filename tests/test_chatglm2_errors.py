@@ -21,12 +21,27 @@ from rag.llm.chatglm2.loader import check_memory
 REAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "models" / "chatglm2-6b"
 SHARD1, SHARD2 = "pytorch_model-00001-of-00002.bin", "pytorch_model-00002-of-00002.bin"
 CHATGLM_V1 = {
-    "_name_or_path": "THUDM/chatglm-6b", "architectures": ["ChatGLMModel"], "bos_token_id": 130004,
-    "eos_token_id": 130005, "mask_token_id": 130000, "gmask_token_id": 130001, "pad_token_id": 3,
-    "hidden_size": 4096, "inner_hidden_size": 16384, "layernorm_epsilon": 1e-05, "max_sequence_length": 2048,
-    "model_type": "chatglm", "num_attention_heads": 32, "num_layers": 28, "position_encoding_2d": True,
-    "quantization_bit": 0, "pre_seq_len": None, "prefix_projection": False, "torch_dtype": "float16",
-    "use_cache": True, "vocab_size": 130528,
+    "_name_or_path": "THUDM/chatglm-6b",
+    "architectures": ["ChatGLMModel"],
+    "bos_token_id": 130004,
+    "eos_token_id": 130005,
+    "mask_token_id": 130000,
+    "gmask_token_id": 130001,
+    "pad_token_id": 3,
+    "hidden_size": 4096,
+    "inner_hidden_size": 16384,
+    "layernorm_epsilon": 1e-05,
+    "max_sequence_length": 2048,
+    "model_type": "chatglm",
+    "num_attention_heads": 32,
+    "num_layers": 28,
+    "position_encoding_2d": True,
+    "quantization_bit": 0,
+    "pre_seq_len": None,
+    "prefix_projection": False,
+    "torch_dtype": "float16",
+    "use_cache": True,
+    "vocab_size": 130528,
 }
 
 
@@ -110,8 +125,12 @@ def test_chatglm3_by_name(tiny: Path) -> None:
 @pytest.mark.parametrize(
     ("file", "text"),
     [
-        ("tokenizer_config.json", json.dumps({"added_tokens_decoder": {"64795": {"content": "<|system|>"},
-                                                                       "64796": {"content": "<|user|>"}}})),
+        (
+            "tokenizer_config.json",
+            json.dumps(
+                {"added_tokens_decoder": {"64795": {"content": "<|system|>"}, "64796": {"content": "<|user|>"}}}
+            ),
+        ),
         ("tokenization_chatglm.py", 'role_special_tokens = ["<|system|>", "<|user|>", "<|assistant|>"]\n'),
     ],
 )

@@ -110,8 +110,18 @@ def test_sampling_is_seeded_nucleus_and_never_picks_padding(loaded: tuple, promp
     assert list(generate_ids(model, prompt, max_new_tokens=8, seed=7, eos_id=None)) == first
     greedy, _ = _greedy(model, prompt, 8)
     assert list(generate_ids(model, prompt, max_new_tokens=8, top_p=1e-9, seed=1, eos_id=None)) == greedy
-    hot = list(generate_ids(model, prompt, max_new_tokens=30, temperature=50, top_p=1.0, seed=3, eos_id=None,
-                            vocab_limit=tokenizer.vocab_size))
+    hot = list(
+        generate_ids(
+            model,
+            prompt,
+            max_new_tokens=30,
+            temperature=50,
+            top_p=1.0,
+            seed=3,
+            eos_id=None,
+            vocab_limit=tokenizer.vocab_size,
+        )
+    )
     assert max(hot) < tokenizer.vocab_size < model.config.vocab_size and len(set(hot)) > 20
 
 
@@ -153,8 +163,7 @@ def test_stop_strings_end_generation_and_are_not_emitted(loaded: tuple) -> None:
     _, tokenizer = loaded
     script = tokenizer.encode("abc STOP def")
     result = GenerationResult()
-    pieces = list(stream_text(ScriptedModel(script, 700), tokenizer, [1], stop=["STOP"], result=result,
-                              temperature=0))
+    pieces = list(stream_text(ScriptedModel(script, 700), tokenizer, [1], stop=["STOP"], result=result, temperature=0))
     assert "".join(pieces) == "abc " and not any("S" in p for p in pieces)
     assert result.finish_reason == "stop"
 

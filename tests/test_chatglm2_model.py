@@ -44,8 +44,13 @@ def _rotary(x: torch.Tensor, angles: torch.Tensor, interleaved: bool) -> torch.T
 
 
 def reference_logits(
-    state: dict[str, Any], config: dict[str, Any], ids: list[int], *,
-    interleaved: bool = True, block_groups: bool = True, ratio_scales_base: bool = False,
+    state: dict[str, Any],
+    config: dict[str, Any],
+    ids: list[int],
+    *,
+    interleaved: bool = True,
+    block_groups: bool = True,
+    ratio_scales_base: bool = False,
 ) -> torch.Tensor:
     """Logits [T, vocab] of ChatGLM2 for ``ids``, from the original tensors, in float32."""
     heads, groups, d = config["num_attention_heads"], config["multi_query_group_num"], config["kv_channels"]

@@ -55,8 +55,9 @@ def test_tiny_tokenizer_follows_the_same_layout(tiny: ChatGLM2Tokenizer) -> None
 
 
 @pytest.mark.parametrize("text", ["Hello world 123", "量子计算机 😀 ünïcödé", "  two  spaces\tand\ttabs\n"])
-def test_encode_decode_round_trips_and_count_matches(tiny: ChatGLM2Tokenizer, real: ChatGLM2Tokenizer,
-                                                     text: str) -> None:
+def test_encode_decode_round_trips_and_count_matches(
+    tiny: ChatGLM2Tokenizer, real: ChatGLM2Tokenizer, text: str
+) -> None:
     for tokenizer in (tiny, real):
         ids = tokenizer.encode(text)
         assert tokenizer.decode(ids) == text

@@ -24,7 +24,7 @@ PAYLOAD = (
     f'<img src="{TRACKER}/raw.png" onerror="window.kbaPwned=1"> '
     '<svg onload="window.kbaPwned=2"></svg> '
     f'<iframe src="{TRACKER}/frame"></iframe> '
-    "<a href=\"javascript:window.kbaPwned=3\">点我</a> "
+    '<a href="javascript:window.kbaPwned=3">点我</a> '
     "[链接](javascript:window.kbaPwned=4) "
     f"![图]({TRACKER}/markdown.png) "
     "<style>.stApp{visibility:hidden}</style> "
@@ -32,7 +32,7 @@ PAYLOAD = (
     "&lt;b&gt;实体&lt;/b&gt; $5 和 $6"
 )
 DOCUMENT = f"# 蓝鲸发布手册\n\n蓝鲸项目的发布窗口是每周四下午三点 {PAYLOAD} 以上是发布窗口说明。\n"
-QUESTION = f"蓝鲸项目的发布窗口是什么时候？<img src=\"{TRACKER}/question.png\"> ![q]({TRACKER}/q.png)"
+QUESTION = f'蓝鲸项目的发布窗口是什么时候？<img src="{TRACKER}/question.png"> ![q]({TRACKER}/q.png)'
 
 
 @pytest.mark.slow

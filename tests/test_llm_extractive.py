@@ -123,11 +123,19 @@ def test_stream_is_sentence_by_sentence_and_equals_invoke() -> None:
 
 def test_split_sentences() -> None:
     assert split_sentences("第一句。第二句！Third? Fourth. Fifth;\n\n第六句；第七句") == [
-        "第一句。", "第二句！", "Third?", "Fourth.", "Fifth;", "第六句；", "第七句",
+        "第一句。",
+        "第二句！",
+        "Third?",
+        "Fourth.",
+        "Fifth;",
+        "第六句；",
+        "第七句",
     ]
     # A closing quote stays with its sentence; a piece with no word in it is no sentence.
     assert split_sentences('他说：“好的。”然后走了。\n- "Which formats?"\n- \n"') == [
-        "他说：“好的。”", "然后走了。", '- "Which formats?"',
+        "他说：“好的。”",
+        "然后走了。",
+        '- "Which formats?"',
     ]
 
 

@@ -18,8 +18,13 @@ from rag.llm.factory import get_llm, get_llm_or_extractive, resolve_backend
 
 def settings(**values: object) -> Settings:
     """Settings with every LLM choice explicit, whatever the environment says."""
-    base: dict[str, object] = {"llm_backend": "auto", "chatglm2_path": None, "openai_base_url": None,
-                               "context_window": 4096, "tokenizer_path": None}
+    base: dict[str, object] = {
+        "llm_backend": "auto",
+        "chatglm2_path": None,
+        "openai_base_url": None,
+        "context_window": 4096,
+        "tokenizer_path": None,
+    }
     base.update(values)
     return Settings(**base)  # type: ignore[arg-type]
 

@@ -26,8 +26,10 @@ MESSAGES: list[BaseMessage] = [
     SystemMessage("只根据资料回答。"),
     HumanMessage("上一个问题"),
     AIMessage("上一个回答 [1]"),
-    HumanMessage("资料 (Sources):\n<<<\n[1] (a.md)\n答案是 42。\n>>>\n资料结束 (End of sources).\n\n"
-                 "问题 (Question):\n答案是多少？"),
+    HumanMessage(
+        "资料 (Sources):\n<<<\n[1] (a.md)\n答案是 42。\n>>>\n资料结束 (End of sources).\n\n"
+        "问题 (Question):\n答案是多少？"
+    ),
 ]
 
 

@@ -28,7 +28,10 @@ def tiny_sp_model(tmp_path: Path) -> Path:
     buffer = io.BytesIO()
     corpus = ["hello world this is a tiny corpus"] * 50 + ["知识库问答助手"] * 20
     sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(corpus), model_writer=buffer, vocab_size=40, hard_vocab_limit=False,
+        sentence_iterator=iter(corpus),
+        model_writer=buffer,
+        vocab_size=40,
+        hard_vocab_limit=False,
         minloglevel=2,
     )
     path = tmp_path / "tokenizer.model"

@@ -55,7 +55,6 @@ sup.kba-cite a.kba-unsupported { color: #c62828; text-decoration: underline wavy
 """
 
 
-
 def inject_style() -> None:
     """Add the styles to the page (takes no space)."""
     st.html(STYLE)

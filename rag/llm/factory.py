@@ -1,11 +1,11 @@
 """Pick the LLM backend from the settings; each backend's heavy imports happen only in its branch.
 
-    llm_backend   used when
-    auto          chatglm2 if chatglm2_path is set, else openai if openai_base_url is set,
-                  else extractive
-    chatglm2      local ChatGLM2-6B weights (rag.llm.chatglm2)
-    openai        any OpenAI-compatible server (rag.llm.openai_compat)
-    extractive    no model: quotes the best sentences of the sources (rag.llm.extractive)
+llm_backend   used when
+auto          chatglm2 if chatglm2_path is set, else openai if openai_base_url is set,
+              else extractive
+chatglm2      local ChatGLM2-6B weights (rag.llm.chatglm2)
+openai        any OpenAI-compatible server (rag.llm.openai_compat)
+extractive    no model: quotes the best sentences of the sources (rag.llm.extractive)
 """
 
 from __future__ import annotations

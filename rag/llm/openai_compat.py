@@ -72,7 +72,9 @@ def openai_handle(settings: Settings) -> LLMHandle:
     window = settings.context_window
     if window is None:
         window, why = discover_context_window(
-            base_url, settings.openai_model, settings.openai_api_key,
+            base_url,
+            settings.openai_model,
+            settings.openai_api_key,
             min(DISCOVERY_TIMEOUT_S, settings.openai_timeout_s),
         )
         if window is None:
@@ -83,14 +85,17 @@ def openai_handle(settings: Settings) -> LLMHandle:
         return PROMPT_OVERHEAD + sum(counter.count(message_text(m)) + MESSAGE_OVERHEAD for m in messages)
 
     return LLMHandle(
-        label=label, model=model, context_window=window, count_prompt=count_prompt,
-        tokenizer_name=counter.name, exact=counter.exact, generative=True,
+        label=label,
+        model=model,
+        context_window=window,
+        count_prompt=count_prompt,
+        tokenizer_name=counter.name,
+        exact=counter.exact,
+        generative=True,
     )
 
 
-def discover_context_window(
-    base_url: str, model: str, api_key: str, timeout_s: float
-) -> tuple[int | None, str]:
+def discover_context_window(base_url: str, model: str, api_key: str, timeout_s: float) -> tuple[int | None, str]:
     """Ask ``GET {base_url}/models`` for the model's context length, once.
 
     Returns (tokens, "") or (None, why not). vLLM reports ``max_model_len``; Ollama and

@@ -80,8 +80,13 @@ class ChatGLM2Chat(LocalChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"model_name": self.model_name, "temperature": self.temperature, "top_p": self.top_p,
-                "max_tokens": self.max_tokens, "context_window": self.context_window}
+        return {
+            "model_name": self.model_name,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "context_window": self.context_window,
+        }
 
     def _stream(
         self,
@@ -116,8 +121,11 @@ class ChatGLM2Chat(LocalChatModel):
             if run_manager:
                 run_manager.on_llm_new_token(piece, chunk=chunk)
             yield chunk
-        usage = {"input_tokens": len(prompt_ids), "output_tokens": len(result.token_ids),
-                 "total_tokens": len(prompt_ids) + len(result.token_ids)}
+        usage = {
+            "input_tokens": len(prompt_ids),
+            "output_tokens": len(result.token_ids),
+            "total_tokens": len(prompt_ids) + len(result.token_ids),
+        }
         yield ChatGenerationChunk(
             message=closing_chunk(self, result.finish_reason, usage),
             generation_info={"finish_reason": result.finish_reason},

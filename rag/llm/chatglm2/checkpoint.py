@@ -19,8 +19,13 @@ SUPPORTED = "ChatGLM2-6B and chatglm2-6b-32k are supported"
 CHATGLM2_VOCAB = 65024
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # Read as text only, never imported: ChatGLM3's tokenization_chatglm.py lists its role tokens, ChatGLM2's does not.
-_TOKENIZER_FILES = ("tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "tokenizer.json",
-                    "tokenization_chatglm.py")
+_TOKENIZER_FILES = (
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "tokenizer.json",
+    "tokenization_chatglm.py",
+)
 _CHATGLM3_TOKENS = ("<|user|>", "<|assistant|>", "<|system|>", "<|observation|>")
 
 
@@ -79,8 +84,10 @@ def resolve_model_dir(path: str | Path, hub_cache: Path | None = None) -> Path:
 def _looks_like(config: dict[str, Any], directory: Path) -> str | None:
     """Name of the ChatGLM relative this config belongs to, when it is not ChatGLM2."""
     name = str(config.get("_name_or_path", "")).lower()
-    if "inner_hidden_size" in config or "position_encoding_2d" in config or (
-        config.get("model_type") == "chatglm" and "multi_query_attention" not in config
+    if (
+        "inner_hidden_size" in config
+        or "position_encoding_2d" in config
+        or (config.get("model_type") == "chatglm" and "multi_query_attention" not in config)
     ):
         return "ChatGLM-6B (the first version: 2D positions, 130K-token vocabulary)"
     if "glm-4" in name or "glm4" in name or config.get("padded_vocab_size") == 151552:
@@ -123,8 +130,13 @@ def inspect_checkpoint(path: str | Path, hub_cache: Path | None = None) -> Check
     for key, why in unsupported.items():
         if config.get(key):
             raise LLMUnavailable(f"{directory} cannot be loaded natively: {why}. {SUPPORTED}.")
-    expected = {"rmsnorm": True, "add_bias_linear": False, "post_layer_norm": True,
-                "apply_residual_connection_post_layernorm": False, "multi_query_attention": True}
+    expected = {
+        "rmsnorm": True,
+        "add_bias_linear": False,
+        "post_layer_norm": True,
+        "apply_residual_connection_post_layernorm": False,
+        "multi_query_attention": True,
+    }
     wrong = {k: config.get(k) for k, v in expected.items() if config.get(k, v) != v}
     if wrong:
         raise LLMUnavailable(f"{directory} has a ChatGLM config with unsupported settings {wrong}. {SUPPORTED}.")

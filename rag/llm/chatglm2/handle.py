@@ -17,8 +17,9 @@ def describe(model: object) -> str:
     info = getattr(model, "chatglm2_info", None)
     quantization = getattr(model, "chatglm2_quantization", "none")
     device = str(model.device).removesuffix(":0")  # type: ignore[attr-defined]
-    precision = quantization.replace("bit", "-bit") if quantization != "none" else str(
-        model.dtype).removeprefix("torch.")  # type: ignore[attr-defined]
+    precision = (
+        quantization.replace("bit", "-bit") if quantization != "none" else str(model.dtype).removeprefix("torch.")
+    )  # type: ignore[attr-defined]
     return f"{info.name if info else 'ChatGLM2'} ({device}, {precision})"
 
 

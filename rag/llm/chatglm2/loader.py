@@ -13,8 +13,16 @@ from rag.llm.chatglm2.tokenizer import ChatGLM2Tokenizer
 from rag.llm.chatglm2.weights import load_into, set_parameter, shard_paths
 
 GB = 1e9
-_DTYPES = {"float16": "float16", "fp16": "float16", "half": "float16", "bfloat16": "bfloat16",
-           "bf16": "bfloat16", "float32": "float32", "fp32": "float32", "float": "float32"}
+_DTYPES = {
+    "float16": "float16",
+    "fp16": "float16",
+    "half": "float16",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float32": "float32",
+    "fp32": "float32",
+    "float": "float32",
+}
 
 
 @dataclass(frozen=True)
@@ -89,8 +97,11 @@ def check_memory(info: CheckpointInfo, device: str, dtype: Any, quantization: st
         return need
     where = "GPU memory" if device.startswith("cuda") else "RAM"
     mode = quantization if quantization != "none" else str(dtype).removeprefix("torch.")
-    hint = ("Try chatglm2_quantization = '8bit' or '4bit'" if device.startswith("cuda") else
-            "Use a CUDA GPU (chatglm2_device = 'cuda'; 4bit fits in about 6 GB)")
+    hint = (
+        "Try chatglm2_quantization = '8bit' or '4bit'"
+        if device.startswith("cuda")
+        else "Use a CUDA GPU (chatglm2_device = 'cuda'; 4bit fits in about 6 GB)"
+    )
     raise LLMUnavailable(
         f"not enough memory for {info.name} in {mode} on {device}: it needs about {need.total / GB:.1f} GB "
         f"({need.weights / GB:.1f} GB of weights + {need.working / GB:.1f} GB working space) but only "
@@ -140,8 +151,9 @@ def load_chatglm2(
     done: set[str] = set()
 
     def place(name: str, tensor: Any) -> None:
-        quantize_later = quantization != "none" and name.startswith("model.layers.") and name.endswith(
-            ("proj.weight", "proj.bias"))
+        quantize_later = (
+            quantization != "none" and name.startswith("model.layers.") and name.endswith(("proj.weight", "proj.bias"))
+        )
         set_parameter(model, name, tensor if quantize_later else tensor.to(device))
 
     after_shard = (lambda: quantize_ready_layers(model, quantization, device, done)) if quantization != "none" else None

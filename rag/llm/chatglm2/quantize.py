@@ -42,8 +42,11 @@ def _quantized_linear(linear: Any, quantization: str, device: Any) -> Any:
             )
         else:
             new = bnb.nn.Linear4bit(
-                linear.in_features, linear.out_features, bias=has_bias,
-                compute_dtype=torch.float16, quant_type="nf4",
+                linear.in_features,
+                linear.out_features,
+                bias=has_bias,
+                compute_dtype=torch.float16,
+                quant_type="nf4",
             )
     if quantization == "8bit":
         new.weight = bnb.nn.Int8Params(weight, requires_grad=False, has_fp16_weights=False)
