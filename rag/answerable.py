@@ -141,10 +141,9 @@ def judge(query: str, results: Sequence[RetrievedChunk], settings: Settings) -> 
         value = measured.get("dense", 0.0) + cut.word_weight * measured["term_share"]
     else:
         value = measured["term_share"]
-    value = round(value, 4)
     answerable = bool(results) and value >= threshold
-    reason = "" if answerable else _reason(cut, measured, value, threshold, bool(results))
-    return Answerability(answerable, signal, value, threshold, measured, reason)
+    reason = "" if answerable else _reason(cut, measured, round(value, 4), threshold, bool(results))
+    return Answerability(answerable, signal, round(value, 4), threshold, measured, reason)
 
 
 def not_found_stream(question: str) -> Iterator[AIMessageChunk]:
