@@ -1,14 +1,18 @@
 """Part refusal: when does the knowledge base hold no answer, and extractive answers before/after.
 
-The shared corpus is built once by the real pipeline with the shipped settings (the bench cache
-keeps the embeddings). Every labelled question (bench/refusal_data.py: answerable, near and far
-unanswerable, each split into calibration and held-out halves by a hash of its text) is retrieved
-by the real ``Retriever.search``, and rag.answerable measures its signals. For each signal alone,
-and for dense and words together, a cut is fitted on the calibration half (bench/refusal_fit.py);
-false refusals and false answers are reported on both halves, for the fitted cuts and for the
-shipped rule (``rag.answerable.judge`` with the default settings). Then the extractive backend
-answers every answerable question from its packed sources, before and after this change
-(bench/refusal_extractive.py). ``--quick``: the hashing embedder and four questions per group and half.
+Three knowledge bases are built by the real pipeline with the shipped settings (the bench cache
+keeps the embeddings): the Chinese shared corpus, the shipped guide (data/sample) and the Click
+docs. Every labelled question (bench/refusal_data.py: Chinese and English sets, answerable, near
+and far unanswerable, each split into calibration and held-out halves by a hash of its text) is
+retrieved from its own knowledge base by the real ``Retriever.search``, and rag.answerable
+measures its signals. For each signal alone, for dense and words together, and for dense plus a
+weight times words, cuts are fitted per question language on the calibration half of its slice
+(bench/refusal_fit.py); false refusals and false answers are reported per slice (Chinese, English,
+Chinese on English docs) and half, for the fitted cuts, the previous single cut and the shipped
+rule (``rag.answerable.judge`` with the default settings). Then the extractive backend answers
+every answerable question from its packed sources, before and after the quoting change
+(bench/refusal_extractive.py). ``--quick``: the hashing embedder and four questions per set, group
+and half.
 """
 
 from __future__ import annotations

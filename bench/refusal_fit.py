@@ -4,6 +4,7 @@ A rule refuses a question when a signal is below its cut. The cut for one signal
 that refuses at most MAX_REFUSED_SHARE of the calibration half's answerable questions (a margin
 under the 5 % goal, since 55 questions make a noisy estimate), placed midway between that
 answerable question's value and the next lower calibration value, so it sits between items.
+Cuts are fitted per question language (e5 cosines run lower for English), each on its own slice.
 """
 
 from __future__ import annotations
