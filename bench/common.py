@@ -18,6 +18,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 CORPUS = SHARED / "corpus"
+CLICK_DOCS = SHARED / "projects" / "click" / "docs"
+SAMPLE_GUIDE = REPO / "data" / "sample"
 DEV_QUESTIONS = SHARED / "eval" / "dev_questions.jsonl"
 BENCH_QUESTIONS = REPO / "bench" / "questions.jsonl"
 CHATGLM2_TOKENIZER = SHARED / "models" / "chatglm2-6b" / "tokenizer.model"

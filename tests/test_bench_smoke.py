@@ -119,13 +119,17 @@ def test_quick_run_writes_sane_results(tmp_path: Path) -> None:
         assert backend["api"]["server_rss_mb"]["peak"] >= backend["api"]["server_rss_mb"]["after_warmup"] > 0
 
     refusal = _load(out, "refusal.json")
-    assert refusal["questions"] == {"answerable": 8, "near": 8, "far": 8}
-    assert refusal["embedder"] == "hashing-char12-512"
+    per_group = {g: sum(n[g] for n in refusal["questions"].values()) for g in ("answerable", "near", "far")}
+    assert per_group == {"answerable": 16, "near": 16, "far": 16}
+    assert refusal["questions"]["zh"]["answerable"] == 8 and refusal["embedder"] == "hashing-char12-512"
     for rule in refusal["rules"].values():
-        for half in rule["halves"].values():
-            assert all(_unit(half[k]) for k in ("false_refusal", "false_answer_near", "false_answer_far"))
+        assert set(rule["slices"]) >= {"zh", "en"}
+        for part in rule["slices"].values():
+            for half in part.values():
+                rates = [half[k] for k in ("false_refusal", "false_answer_near", "false_answer_far")]
+                assert all(rate is None or _unit(rate) for rate in rates)
     quoting = refusal["extractive"]["quality"]["all"]
-    assert quoting["answers"] == 8 and quoting["after"]["quotes_question"] == 0
+    assert quoting["answers"] == 16 and quoting["after"]["quotes_question"] == 0
     assert refusal["extractive"]["seconds_per_answer"]["with_embedder"]["p50_ms"] > 0
 
     milvus = _load(out, "milvus.json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from bench.check_questions import (
@@ -11,6 +12,7 @@ from bench.check_questions import (
     check_project_questions,
     check_unanswerable_questions,
 )
+from bench.refusal_data import load_labelled, missing_needles
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -75,3 +77,18 @@ def test_too_few_near_questions_and_bad_fields_are_reported(tmp_path: Path) -> N
     assert "u.jsonl: 0 near questions, fewer than 25" in errors
     assert "u.jsonl:2: why must be one non-empty line" in errors
     assert any(error.startswith("u.jsonl:3: fields must be exactly") for error in errors)
+
+
+def test_the_english_refusal_sets_hold_their_needles_and_split_in_halves() -> None:
+    questions = load_labelled()
+    assert missing_needles(questions) == []
+    english = [q for q in questions if q.set == "en"]
+    for group, least in (("answerable", 60), ("near", 20), ("far", 20)):
+        halves = [sum(q.group == group and q.half == h for q in english) for h in ("calibration", "held_out")]
+        assert sum(halves) >= least and abs(halves[0] - halves[1]) <= 1, (group, halves)
+
+
+def test_a_needle_missing_from_its_knowledge_base_is_reported() -> None:
+    question = next(q for q in load_labelled() if q.set == "en" and q.group == "answerable")
+    broken = replace(question, needles=("in no guide at all",))
+    assert missing_needles([broken]) == [f"{question.q!r}: none of ['in no guide at all'] in {question.kb}"]
