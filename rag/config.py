@@ -36,6 +36,16 @@ class Settings(IngestSettings):
     )
     keyword_weight: float = Field(0.4, ge=0, description="Weight of the BM25 list in fusion.")
     dense_weight: float = Field(0.6, ge=0, description="Weight of the dense list in fusion.")
+    code_keyword_share: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description=(
+            "Hybrid mode, code and config chunks: the share of the fusion weight the BM25 list gets (the "
+            "dense list the rest). The embedder matches a Chinese question to English code poorly, BM25 "
+            "with code words much better (bench/report.md, project section)."
+        ),
+    )
     code_glossary: bool = Field(
         True,
         description=(

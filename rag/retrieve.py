@@ -10,10 +10,16 @@ comparable across models or queries):
   sum (rank 1 in every retriever used).
 
 Either way 1.0 means "best in every retriever used"; bench/report.md compares the two.
+
+Code and config chunks are weighted by ``code_keyword_share`` instead: the embedder finds the
+right prose for a paraphrased question, but matches a Chinese question to English code poorly,
+where BM25 with the code words of rag/glossary.py does better (bench/report.md, project section).
+The weights of either kind sum to the same, so 1.0 keeps its meaning.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from functools import cache
 
@@ -24,6 +30,7 @@ from rag.config import FusionMethod, Settings
 from rag.glossary import code_words
 from rag.types import RetrievedChunk
 
+CODE_KINDS = frozenset({"code", "config"})
 Scored = list[tuple[int, float]]  # (passage id, retriever's score, higher is better), best first
 
 
@@ -33,6 +40,15 @@ class FusionWeights:
     dense: float
     rrf_k: int
     method: FusionMethod
+    code_keyword_share: float | None = None  # None: code chunks weighted as prose
+
+    def for_code(self) -> FusionWeights:
+        """The weights of a code or config chunk: the same sum, split by ``code_keyword_share``."""
+        if self.code_keyword_share is None or not (self.keyword and self.dense):
+            return self
+        total = self.keyword + self.dense
+        share = self.code_keyword_share
+        return replace(self, keyword=share * total, dense=(1 - share) * total, code_keyword_share=None)
 
 
 def weights_for(settings: Settings) -> FusionWeights:
@@ -43,7 +59,7 @@ def weights_for(settings: Settings) -> FusionWeights:
         keyword = keyword or 1.0
     if settings.retrieval_mode == "dense":
         dense = dense or 1.0
-    return FusionWeights(keyword, dense, settings.rrf_k, settings.fusion)
+    return FusionWeights(keyword, dense, settings.rrf_k, settings.fusion, settings.code_keyword_share)
 
 
 def _min_max(found: Scored) -> dict[int, float]:
@@ -54,26 +70,29 @@ def _min_max(found: Scored) -> dict[int, float]:
     return {cid: (s - low) / span if span > 0 else 1.0 for cid, s in found}
 
 
-def fuse(keyword: Scored, dense: Scored, weights: FusionWeights) -> list[tuple[int, float, int | None, int | None]]:
-    """Fused candidates: (passage id, 0..1 score, keyword rank, dense rank), best first."""
+def fuse(
+    keyword: Scored, dense: Scored, weights: FusionWeights, code: Collection[int] = ()
+) -> list[tuple[int, float, int | None, int | None]]:
+    """Fused candidates: (passage id, 0..1 score, keyword rank, dense rank), best first; the ids in
+    ``code`` (code and config chunks) are weighted by ``weights.for_code()``."""
     keyword_rank = {cid: rank for rank, (cid, _) in enumerate(keyword, start=1)}
     dense_rank = {cid: rank for rank, (cid, _) in enumerate(dense, start=1)}
-    used = [(weights.keyword, keyword, keyword_rank), (weights.dense, dense, dense_rank)]
-    used = [(w, found, ranks) for w, found, ranks in used if w and found]
-    if weights.method == "score":
-        parts = [(w, _min_max(found)) for w, found, _ in used]
-        best = sum(w for w, _ in parts)
+    lists = [(keyword, _min_max(keyword), keyword_rank), (dense, _min_max(dense), dense_rank)]
 
-        def score(cid: int) -> float:
-            return sum(w * values.get(cid, 0.0) for w, values in parts)
-    else:
-        best = sum(w / (weights.rrf_k + 1) for w, _, _ in used)
+    def score(cid: int, used: FusionWeights) -> float:
+        weighted = zip((used.keyword, used.dense), lists, strict=True)
+        parts = [(w, norm, ranks) for w, (found, norm, ranks) in weighted if w and found]
+        if used.method == "score":
+            best = sum(w for w, _, _ in parts)
+            got = sum(w * norm.get(cid, 0.0) for w, norm, _ in parts)
+        else:
+            best = sum(w / (used.rrf_k + 1) for w, _, _ in parts)
+            got = sum(w / (used.rrf_k + ranks[cid]) for w, _, ranks in parts if cid in ranks)
+        return got / best if best else 0.0
 
-        def score(cid: int) -> float:
-            return sum(w / (weights.rrf_k + ranks[cid]) for w, _, ranks in used if cid in ranks)
-
+    code_weights = weights.for_code()
     fused = [
-        (cid, score(cid) / best if best else 0.0, keyword_rank.get(cid), dense_rank.get(cid))
+        (cid, score(cid, code_weights if cid in code else weights), keyword_rank.get(cid), dense_rank.get(cid))
         for cid in dict.fromkeys([c for c, _ in keyword] + [c for c, _ in dense])
     ]
     fused.sort(key=lambda item: (-item[1], item[0]))
@@ -107,15 +126,16 @@ class Retriever:
                 raise ValueError("dense retrieval needs an embedder")
             vector = self.embedder.encode_query(query)
             dense = self.kb.dense_search(vector, settings.candidates, settings.window_mean_weight)
-        fused = [f for f in fuse(keyword, dense, weights) if f[1] >= settings.score_threshold]
+        candidates = self.kb.passages(dict.fromkeys([pid for pid, _ in keyword] + [pid for pid, _ in dense]))
+        code = {pid for pid, chunk in candidates.items() if chunk.kind in CODE_KINDS}
+        fused = [f for f in fuse(keyword, dense, weights, code) if f[1] >= settings.score_threshold]
         if not settings.reranker:
-            fused = fused[: k or settings.top_k]  # only a reranker needs the texts of every candidate
-        chunks = self.kb.passages(pid for pid, *_ in fused)
+            fused = fused[: k or settings.top_k]
         bm25, cosine = dict(keyword), dict(dense)
         results = [
-            RetrievedChunk(chunks[pid], score, kr, dr, keyword_score=bm25.get(pid), dense_score=cosine.get(pid))
+            RetrievedChunk(candidates[pid], score, kr, dr, keyword_score=bm25.get(pid), dense_score=cosine.get(pid))
             for pid, score, kr, dr in fused
-            if pid in chunks
+            if pid in candidates
         ]
         if settings.reranker and results:
             results = self._rerank(query, results)

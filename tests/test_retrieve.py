@@ -42,6 +42,21 @@ def test_score_fusion_keeps_how_far_ahead_a_hit_is() -> None:
     assert fuse(lopsided, close, FusionWeights(0.4, 0.6, 60, "rrf"))[0][0] == 2
 
 
+def test_code_chunks_lean_on_bm25_with_the_same_weight_sum() -> None:
+    weights = FusionWeights(keyword=0.4, dense=0.6, rrf_k=60, method="score", code_keyword_share=0.8)
+    as_prose = {cid: score for cid, score, *_ in fuse(KEYWORD, DENSE, weights)}
+    as_code = {cid: score for cid, score, *_ in fuse(KEYWORD, DENSE, weights, code={1})}
+    # Chunk 1 (best BM25, no dense hit) is code: 0.8 of the weight is BM25's instead of 0.4.
+    assert as_prose[1] == pytest.approx(0.4) and as_code[1] == pytest.approx(0.8)
+    assert as_code[2] == pytest.approx(as_prose[2]) and next(iter(as_code)) == 1
+    # Best in both lists is 1.0 whatever the kind, so the threshold keeps its meaning.
+    for code in ((), {7}):
+        assert fuse([(7, 3.0)], [(7, 0.5)], weights, code)[0][1] == pytest.approx(1.0)
+    # One list only (keyword or dense mode): nothing to split.
+    assert fuse(KEYWORD, [], weights, code={1})[0][1] == pytest.approx(1.0)
+    assert weights_for(Settings()).code_keyword_share == Settings().code_keyword_share
+
+
 def test_fusion_with_one_list_or_one_candidate_tops_out_at_one() -> None:
     for method in ("score", "rrf"):
         weights = FusionWeights(keyword=0.4, dense=0.6, rrf_k=60, method=method)
