@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from ingest.embeddings import get_embedder
 from ingest.errors import KnowledgeBaseError
 from ingest.pipeline import open_kb
+from ingest.stores import store_identity
 from rag.answerable import judge, not_found_stream
 from rag.config import Settings
 from rag.context import ContextTooSmall, pack
@@ -133,16 +134,24 @@ class Assistant:
             llm, llm_warning = get_llm_or_extractive(settings)
         self.llm = llm
         self.llm_warning = llm_warning
-        self._retrievers: dict[str, Retriever] = {}
+        self._retrievers: dict[str, tuple[str, Retriever]] = {}  # name -> (store identity, retriever)
         self._lock = threading.Lock()
 
     def retriever(self, kb_name: str) -> Retriever:
-        """The retriever of ``kb_name``, opened on first use and kept."""
+        """The retriever of ``kb_name``, opened on first use and kept; opened again when another
+        process (the app, the CLI, the API) rebuilt or recreated the knowledge base since, which
+        swaps in new files an index opened before would never see."""
+        identity = store_identity(self.settings, kb_name)
         with self._lock:
-            if kb_name not in self._retrievers:
-                embedder = get_embedder(self.settings.embedder) if self.settings.retrieval_mode != "keyword" else None
-                self._retrievers[kb_name] = Retriever(open_kb(self.settings, kb_name), embedder, self.settings)
-            return self._retrievers[kb_name]
+            held = self._retrievers.get(kb_name)
+            if held is not None and held[0] == identity:
+                return held[1]
+            if held is not None:
+                held[1].kb.close()
+            embedder = get_embedder(self.settings.embedder) if self.settings.retrieval_mode != "keyword" else None
+            retriever = Retriever(open_kb(self.settings, kb_name), embedder, self.settings)
+            self._retrievers[kb_name] = (identity, retriever)
+            return retriever
 
     def as_retriever(self, kb_name: str, k: int | None = None) -> KnowledgeBaseRetriever:
         """``kb_name``'s search as a LangChain retriever of Documents (rag.langchain)."""
@@ -159,9 +168,9 @@ class Assistant:
     def forget(self, kb_name: str) -> None:
         """Close a knowledge base (after it was deleted or rebuilt)."""
         with self._lock:
-            retriever = self._retrievers.pop(kb_name, None)
-        if retriever is not None:
-            retriever.kb.close()
+            held = self._retrievers.pop(kb_name, None)
+        if held is not None:
+            held[1].kb.close()
 
     def ask(self, question: str, history: Sequence[tuple[str, str]], kb_name: str) -> Answer:
         """The whole answer at once."""

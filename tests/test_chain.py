@@ -5,13 +5,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+from conftest import BOTH_BACKENDS
 from fake_openai_server import FakeOpenAIServer
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
+from ingest.pipeline import IncomingFile, add_files, rebuild
 from rag.chain import EMPTY_QUESTION, EXTRACTIVE_NOTICE, Assistant, cited_numbers
 from rag.config import Settings
 from rag.llm.base import LLMHandle
@@ -230,3 +233,16 @@ def test_chatglm2_from_local_weights_answers_through_the_chain(settings: Setting
     assert packing is not None and packing.window == 2048 and packing.exact
     fed = chatglm2_prompt_ids(assistant.llm.model.tokenizer, build_messages(answer.sources, [], answer.question))
     assert len(fed) == packing.total_tokens <= 2048 - 24
+
+
+@BOTH_BACKENDS
+def test_a_knowledge_base_rebuilt_elsewhere_is_opened_again(settings: Settings, built_kb: str, tmp_path: Path) -> None:
+    assistant = Assistant(settings)
+    opened = assistant.retriever(built_kb)
+    assert assistant.retriever(built_kb) is opened  # kept while nothing changed
+    rebuild(settings, built_kb)  # as the CLI would (Milvus Lite serves one process): new files swapped in
+    note = tmp_path / "长颈鹿.md"
+    note.write_text("# 笔记\n\n紫色长颈鹿住在命令行里。", encoding="utf-8")
+    add_files(settings, built_kb, [IncomingFile("长颈鹿.md", note)])
+    assert assistant.retriever(built_kb) is not opened
+    assert assistant.ask("紫色长颈鹿住在哪里？", [], built_kb).sources[0].chunk.doc_name == "长颈鹿.md"

@@ -61,12 +61,10 @@ def require(principal: Principal, action: Action, kb: str | None = None) -> None
 
 def require_kb(state: ServerState, principal: Principal, kb: str, action: Action = "read") -> None:
     """403 unless allowed, then 404 unless ``kb`` exists: in that order, so that a key limited to
-    some knowledge bases learns nothing about the names of others. A ``kb`` another process
-    replaced since it was opened is reopened."""
+    some knowledge bases learns nothing about the names of others."""
     require(principal, action, kb)
     if kb not in knowledge_bases(state.settings):
         raise ApiError(404, f"knowledge base '{kb}' does not exist", "kb_not_found")
-    state.reopen_if_replaced(kb)
 
 
 CALLER = Depends(authenticate)

@@ -10,7 +10,6 @@ from typing import Any
 
 from fastapi import Depends, Request
 
-from ingest.stores import store_identity
 from rag.apikeys import KeyStore
 from rag.chain import Assistant
 from rag.config import Settings
@@ -65,15 +64,6 @@ class ServerState:
     keys: KeyStore
     admission: Admission
     jobs: JobTable = field(default_factory=JobTable)
-    _opened: dict[str, str] = field(default_factory=dict)
-
-    def reopen_if_replaced(self, kb: str) -> None:
-        """Forget ``kb``'s open index when another process (the app, the CLI) rebuilt or recreated it:
-        a rebuild swaps in a new folder, which an index opened before would never see."""
-        identity = store_identity(self.settings, kb)
-        if self._opened.setdefault(kb, identity) != identity:
-            self.assistant.forget(kb)
-            self._opened[kb] = identity
 
 
 def get_state(request: Request) -> ServerState:
