@@ -109,7 +109,7 @@ def precomputed_terms(lookup: dict[str, str]) -> Iterator[None]:
 
 
 def split_keyword_text(whole: str) -> tuple[str, str, str]:
-    """(path, heading, text) of what a store indexes a chunk by (ingest.stores.embedded.keyword_text)."""
+    """(path, heading, text) of what a store indexes a chunk by (ingest.stores.base.keyword_text)."""
     path, heading, text = whole.split("\n", 2)
     return path, heading, text
 

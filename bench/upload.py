@@ -28,7 +28,7 @@ from bench.common import RunOptions, load_average, write_json
 from ingest import pipeline
 from ingest.keywords import keyword_tokens
 from ingest.pipeline import IncomingFile
-from ingest.stores import embedded
+from ingest.stores import sqlite_rows
 from ingest.uploads import new_staging_folder, stage_uploads
 from rag.config import Settings
 
@@ -162,12 +162,12 @@ def run(opts: RunOptions) -> dict[str, Any]:
     keyword_tokens("预热")  # jieba loads its dictionary once: not part of either upload
     started_load = load_average()
     shipped = _one_upload(settings, source, "batched", second)
-    saved = embedded.BATCH_CHUNKS
-    embedded.BATCH_CHUNKS = 10**9  # the baseline: the whole write in one transaction
+    saved = sqlite_rows.BATCH_CHUNKS
+    sqlite_rows.BATCH_CHUNKS = 10**9  # the baseline: the whole write in one transaction
     try:
         one_transaction = _one_upload(settings, source, "one_transaction", None)
     finally:
-        embedded.BATCH_CHUNKS = saved
+        sqlite_rows.BATCH_CHUNKS = saved
     shutil.rmtree(settings.data_dir, ignore_errors=True)
     source.unlink()
     result = {

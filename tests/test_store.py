@@ -26,7 +26,7 @@ from rag.config import Settings
 pytestmark = BOTH_BACKENDS
 EMBEDDER = HashingEmbedder()
 WINDOW_CHARS = 30
-BATCHES_IN = {"embedded": "ingest.stores.embedded", "milvus": "ingest.stores.milvus_write"}
+BATCHES_IN = {"embedded": "ingest.stores.sqlite_rows", "milvus": "ingest.stores.milvus_write"}
 
 
 def prepared(name: str, texts: list[str], page: int | None = None, content: bytes | None = None) -> PreparedDocument:
@@ -152,7 +152,7 @@ def test_large_writes_go_in_batches_that_readers_never_see_half_of(
 def test_a_crash_while_staging_leaves_the_old_state_and_the_next_writer_cleans_up(
     kb: EmbeddedStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("ingest.stores.embedded.BATCH_CHUNKS", 2)
+    monkeypatch.setattr("ingest.stores.sqlite_rows.BATCH_CHUNKS", 2)
     kb.apply([prepared("a.txt", ["原来的内容"])])
 
     def crash(stage: str, done: int, total: int) -> None:

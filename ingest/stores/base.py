@@ -38,6 +38,18 @@ def text_sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def passage_key(doc_name: str, chunk: ChunkText) -> str:
+    """Chunks of one document with the same heading and text are one passage (a file repeating
+    itself is stored, indexed and embedded once; vectors are shared across documents by text)."""
+    return text_sha(f"{doc_name}\n{chunk.heading or ''}\n{chunk.text}")
+
+
+def keyword_text(doc_name: str, chunk: ChunkText) -> str:
+    """What a passage is found by: its document's path (``src/click/shell_completion.py`` gives
+    shell_completion, shell, completion), its heading or symbol path, and its text."""
+    return f"{doc_name}\n{chunk.heading or ''}\n{chunk.text}"
+
+
 def embedder_mismatch(kb_name: str, built_with: str, dim: int, configured: str) -> IndexMismatch:
     """The error for a knowledge base opened with another embedder than it was built with."""
     return IndexMismatch(

@@ -6,7 +6,7 @@
     <data_dir>/.locks/<name>.lock          held by whoever writes (ingest/locks.py)
 
 A write goes in two steps. The new documents' chunks and passages are written in batches of
-BATCH_CHUNKS, each batch its own short transaction with the WAL checkpointed after it, under
+BATCH_CHUNKS (sqlite_rows.py), each batch its own short transaction with the WAL checkpointed after it, under
 documents that are not yet *live* (readers never see them). One last, small transaction then
 removes the replaced and removed documents, makes the new ones live and records the updated FAISS
 file's checksum. A crash before that commit leaves the previous state whole (the next writer
@@ -20,14 +20,14 @@ import shutil
 import sqlite3
 import threading
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from ingest.errors import IndexMismatch, KnowledgeBaseError
-from ingest.keywords import fts_document, fts_query, keyword_tokens
+from ingest.keywords import fts_query, keyword_tokens
 from ingest.stores import sqlite
+from ingest.stores import sqlite_rows as rows
 from ingest.stores.base import (
     KnowledgeStore,
     PreparedDocument,
@@ -35,33 +35,19 @@ from ingest.stores.base import (
     WriteProgress,
     embedder_mismatch,
     no_progress,
-    text_sha,
 )
 from ingest.stores.index_cache import IndexCache, PendingFiles, Stamp
 from ingest.stores.originals import Originals
-from ingest.types import ChunkText, DocumentInfo, StoredChunk
+from ingest.types import DocumentInfo, StoredChunk
 from ingest.windows import best_passages, mean_direction, window_ids
 
 COMMON_TERM_PASSAGES = 5_000  # see keyword_search
 WINDOW_FANOUT = 4  # dense search reads this many windows per passage asked for (about 3 per 800 chars)
-BATCH_CHUNKS = 5_000  # chunks written per transaction while a large document is staged
 
 _CHUNK_COLUMNS = (
     "c.id, d.name, c.ordinal, p.text, c.page, c.heading, c.line_start, c.line_end, c.kind, c.ocr "
     "FROM chunks c JOIN documents d ON d.id = c.doc_id AND d.live = 1 JOIN passages p ON p.id = c.passage_id"
 )
-
-
-def passage_key(doc_name: str, chunk: ChunkText) -> str:
-    """Chunks of one document with the same heading and text are one passage (a file repeating
-    itself is stored, indexed and embedded once; vectors are shared across documents by text)."""
-    return text_sha(f"{doc_name}\n{chunk.heading or ''}\n{chunk.text}")
-
-
-def keyword_text(doc_name: str, chunk: ChunkText) -> str:
-    """What a passage is found by: its document's path (``src/click/shell_completion.py`` gives
-    shell_completion, shell, completion), its heading or symbol path, and its text."""
-    return f"{doc_name}\n{chunk.heading or ''}\n{chunk.text}"
 
 
 class EmbeddedStore(KnowledgeStore):
@@ -105,7 +91,7 @@ class EmbeddedStore(KnowledgeStore):
             raise KnowledgeBaseError(
                 f"cannot create knowledge base '{folder.name}': {folder.parent} is read-only"
             ) from None
-        meta = {"embedder": embedder_name, "dim": str(dim), "generation": "0", "created_at": _now()}
+        meta = {"embedder": embedder_name, "dim": str(dim), "generation": "0", "created_at": rows.now()}
         sqlite.create_database(staging / sqlite.DB_NAME, meta)
         if folder.exists() and not any(folder.iterdir()):
             folder.rmdir()
@@ -253,19 +239,19 @@ class EmbeddedStore(KnowledgeStore):
             raise sqlite.read_only_error(self.folder)
         upserts, removals = list(upserts), list(removals)
         with self._guard:
-            self._discard_unfinished()
+            rows.discard_unfinished(self._db, self.dim)
             self._refresh_index()  # before staging: a rebuild from SQLite must not hold the new passages yet
             for doc in upserts:  # durable before any commit refers to them
                 if doc.content is not None:
                     self._originals.put(doc.sha256, doc.content)
             try:
-                staged, new_passages = self._stage(upserts, progress)
+                staged, new_passages = rows.stage(self._db, upserts, self.dim, progress)
             except BaseException:
-                self._discard_unfinished()
+                rows.discard_unfinished(self._db, self.dim)
                 raise
             self._make_live(staged, removals, new_passages, progress)
             self._originals.keep_only(sha for (sha,) in self._db.execute("SELECT DISTINCT sha256 FROM documents"))
-            self._checkpoint("TRUNCATE")
+            rows.checkpoint(self._db, "TRUNCATE")
 
     def verify_index(self) -> bool:
         """Make sure the saved FAISS file matches the database (rebuilding and saving it if not);
@@ -279,10 +265,10 @@ class EmbeddedStore(KnowledgeStore):
             pending = self._index.save_current()
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._write_stamp(pending.stamp)
+                rows.write_stamp(self._db, pending.stamp)
                 self._db.execute("COMMIT")
             except BaseException:
-                self._rollback()
+                rows.rollback(self._db)
                 IndexCache.discard(pending)
                 raise
             self._index.commit_files(pending)
@@ -348,139 +334,11 @@ class EmbeddedStore(KnowledgeStore):
 
     # --- internals: writing ---
 
-    def _rollback(self) -> None:
-        if self._db.in_transaction:
-            self._db.execute("ROLLBACK")
-
-    def _checkpoint(self, mode: str) -> None:
-        self._db.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
-
-    def _discard_unfinished(self) -> None:
-        """Delete documents a crashed or failed write left half-written, and passages only they used."""
-        staged = [doc_id for (doc_id,) in self._db.execute("SELECT id FROM documents WHERE live = 0")]
-        if not staged:
-            return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._delete_documents(staged, in_index=False)
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise
-
-    def _stage(
-        self, docs: list[PreparedDocument], progress: WriteProgress
-    ) -> tuple[list[tuple[int, str]], list[tuple[int, np.ndarray]]]:
-        """Write ``docs`` as not-yet-live documents, BATCH_CHUNKS chunks per transaction.
-
-        Returns the staged (document id, name) pairs and the passages this write created, with
-        their window vectors (for the FAISS index).
-        """
-        total = sum(len(d.chunks) for d in docs)
-        staged: list[tuple[int, str]] = []
-        created: list[tuple[int, np.ndarray]] = []
-        known: dict[str, int] = {}  # passage key -> id, for this write
-        written = 0
-        progress("write", 0, total)
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            for doc in docs:
-                self._check_shapes(doc)
-                doc_id = self._db.execute(
-                    "INSERT INTO documents (name, kind, size_bytes, sha256, added_at, live) VALUES (?, ?, ?, ?, ?, 0)",
-                    (doc.name, doc.kind, doc.size_bytes, doc.sha256, doc.added_at or _now()),
-                ).lastrowid
-                staged.append((int(doc_id), doc.name))
-                for ordinal, (chunk, matrix) in enumerate(zip(doc.chunks, doc.vectors, strict=True)):
-                    passage_id = self._passage_id(doc.name, chunk, matrix, known, created)
-                    lines = chunk.lines or (None, None)
-                    self._db.execute(
-                        "INSERT INTO chunks (doc_id, ordinal, passage_id, page, heading, line_start, line_end, "
-                        "kind, ocr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (doc_id, ordinal, passage_id, chunk.page, chunk.heading, *lines, chunk.kind, int(chunk.ocr)),
-                    )
-                    written += 1
-                    if written % BATCH_CHUNKS == 0:
-                        self._db.execute("COMMIT")
-                        self._checkpoint("PASSIVE")
-                        progress("write", written, total)
-                        self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise
-        progress("write", total, total)
-        return staged, created
-
-    def _check_shapes(self, doc: PreparedDocument) -> None:
-        shapes = [np.shape(m) for m in doc.vectors]
-        if len(shapes) != len(doc.chunks) or any(len(s) != 2 or s[0] < 1 or s[1] != self.dim for s in shapes):
-            raise KnowledgeBaseError(
-                f"{doc.name}: window vectors of shapes {shapes[:3]}..., expected one (windows, {self.dim}) "
-                f"matrix for each of {len(doc.chunks)} chunks"
-            )
-
-    def _passage_id(
-        self,
-        doc_name: str,
-        chunk: ChunkText,
-        matrix: np.ndarray,
-        known: dict[str, int],
-        created: list[tuple[int, np.ndarray]],
-    ) -> int:
-        key = passage_key(doc_name, chunk)
-        if key in known:
-            return known[key]
-        row = self._db.execute("SELECT id FROM passages WHERE sha = ?", (key,)).fetchone()
-        if row is None:
-            vectors = np.ascontiguousarray(matrix, np.float32)
-            passage_id = int(
-                self._db.execute(
-                    "INSERT INTO passages (sha, text_sha, text, vectors) VALUES (?, ?, ?, ?)",
-                    (key, text_sha(chunk.text), chunk.text, vectors.tobytes()),
-                ).lastrowid
-            )
-            self._db.execute(
-                "INSERT INTO passages_fts (rowid, terms) VALUES (?, ?)",
-                (passage_id, fts_document(keyword_text(doc_name, chunk))),
-            )
-            created.append((passage_id, vectors))
-        else:
-            passage_id = int(row[0])
-        known[key] = passage_id
-        return passage_id
-
-    def _delete_documents(self, doc_ids: list[int], in_index: bool = True) -> list[int]:
-        """Delete documents and the passages no other document uses; returns those passages' window
-        ids that are in the FAISS index (``in_index``: the documents were live)."""
-        if not doc_ids:
-            return []
-        marks = ",".join("?" * len(doc_ids))
-        candidates = [
-            pid
-            for (pid,) in self._db.execute(f"SELECT DISTINCT passage_id FROM chunks WHERE doc_id IN ({marks})", doc_ids)
-        ]
-        self._db.execute(f"DELETE FROM documents WHERE id IN ({marks})", doc_ids)
-        gone: list[int] = []
-        for start in range(0, len(candidates), 500):
-            part = candidates[start : start + 500]
-            rows = self._db.execute(
-                f"SELECT id, LENGTH(vectors) FROM passages WHERE id IN ({','.join('?' * len(part))}) "
-                "AND NOT EXISTS (SELECT 1 FROM chunks WHERE passage_id = passages.id)",
-                part,
-            ).fetchall()
-            dead = [pid for pid, _ in rows]
-            self._db.executemany("DELETE FROM passages_fts WHERE rowid = ?", [(pid,) for pid in dead])
-            self._db.executemany("DELETE FROM passages WHERE id = ?", [(pid,) for pid in dead])
-            if in_index:
-                gone += [int(w) for pid, size in rows for w in window_ids(pid, self._windows_in(size))]
-        return gone
-
     def _make_live(
         self,
-        staged: list[tuple[int, str]],
+        staged: rows.Staged,
         removals: list[str],
-        created: list[tuple[int, np.ndarray]],
+        created: rows.Created,
         progress: WriteProgress,
     ) -> None:
         """The one short transaction that switches readers to the new state (the in-memory index
@@ -498,28 +356,22 @@ class EmbeddedStore(KnowledgeStore):
                     names[start : start + 500],
                 )
             ]
-            gone = self._delete_documents(old)
+            gone = rows.delete_documents(self._db, old, self.dim)
             self._db.executemany("UPDATE documents SET live = 1 WHERE id = ?", [(doc_id,) for doc_id, _ in staged])
             new_ids = [int(w) for pid, m in created for w in window_ids(pid, len(m))]
             generation = self.generation + 1
             pending = self._index.update(generation, gone, new_ids, [m for _, m in created], self._all_windows)
             self._db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation),))
-            self._write_stamp(pending.stamp)
+            rows.write_stamp(self._db, pending.stamp)
             self._db.execute("COMMIT")
         except BaseException:
-            self._rollback()
+            rows.rollback(self._db)
             if pending is not None:
                 IndexCache.discard(pending)
             self._index.generation = -1  # the in-memory index may hold the change: reload it
             raise
         self._index.commit_files(pending)
         progress("index", len(created), len(created))
-
-    def _write_stamp(self, stamp: Stamp) -> None:
-        self._db.executemany(
-            "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-            [("index_checksum", stamp.checksum), ("index_windows", str(stamp.windows))],
-        )
 
 
 def list_knowledge_bases(data_dir: Path) -> list[str]:
@@ -531,7 +383,3 @@ def list_knowledge_bases(data_dir: Path) -> list[str]:
 
 def _marks(values: list) -> str:
     return ",".join("?" * len(values))
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

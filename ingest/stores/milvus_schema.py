@@ -72,7 +72,7 @@ def new_key(kb_name: str) -> str:
 
 
 def keyword_document(whole: str, mode: str) -> str:
-    """What the passages' BM25 field holds for ``whole`` (embedded.keyword_text: path, heading,
+    """What the passages' BM25 field holds for ``whole`` (base.keyword_text: path, heading,
     text): our terms (ingest/keywords.py) as tokens, or the raw text for Milvus's jieba analyzer."""
     return whole if mode == "jieba" else term_tokens(keyword_tokens(whole))
 

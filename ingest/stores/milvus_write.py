@@ -29,8 +29,7 @@ import numpy as np
 
 from ingest.errors import KnowledgeBaseError
 from ingest.stores import milvus_catalog as catalog
-from ingest.stores.base import PreparedDocument, WriteProgress, text_sha
-from ingest.stores.embedded import keyword_text, passage_key
+from ingest.stores.base import PreparedDocument, WriteProgress, keyword_text, passage_key, text_sha
 from ingest.stores.milvus_catalog import Record
 from ingest.stores.milvus_connect import Milvus
 from ingest.stores.milvus_read import DOC_FIELDS, LiveDocument
