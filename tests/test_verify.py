@@ -84,6 +84,15 @@ def test_a_changed_number_is_flagged_and_named() -> None:
     assert verdict.supported is False and any("500" in m for m in verdict.missing)
 
 
+def test_digits_inside_a_name_or_a_list_number_are_not_the_claims_number() -> None:
+    guide = (
+        "接入本地 ChatGLM2-6B\n\n1. 准备模型文件夹，里面需要 config.json 和权重文件。\n"
+        "2. 设置环境变量 KBA_CHATGLM2_PATH 后启动。"
+    )
+    verdict = one("接入本地 ChatGLM2-6B 时只需要 2 GB 内存[1]。", {1: guide, 2: LSIX})
+    assert verdict.supported is False and any("2" in m for m in verdict.missing)
+
+
 def test_a_number_moved_to_another_name_is_flagged_though_the_source_has_it() -> None:
     verdict = one("百度“文心”的规模为 200B[1]。", {1: SIZES, 2: CHATGPT})
     assert verdict.supported is False and any("200" in m and "260" in m for m in verdict.missing)

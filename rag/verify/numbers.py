@@ -13,7 +13,10 @@ import re
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 
-ARABIC_NUMBER = re.compile(r"(?<![\d.])\d+(?:,\d{3})*(?:\.\d+)?")
+# Not glued to a letter before it: the 2 of "chatglm2" or "python3" is part of a name, not a number.
+ARABIC_NUMBER = re.compile(r"(?<![\d.a-z_])\d+(?:,\d{3})*(?:\.\d+)?")
+# A list item's number ("2. 设置…", "3、", "1)") at the start of a line counts nothing.
+_LIST_END = re.compile(r"[.、)](?!\d)")
 CJK_NUMBER = re.compile(r"百分之[零〇一二两三四五六七八九十百]+|[零〇一二两三四五六七八九十百千万亿]+")
 # What may follow an Arabic number and scales it: "175b", "1.4 trillion", "1750 亿", "3 万".
 _SCALE_AFTER = re.compile(r"\s?(千亿|万亿|亿|万|thousand|million|billion|trillion|[kmbt](?![a-z]))")
@@ -99,6 +102,8 @@ def numbers(norm: str) -> Iterator[tuple[str, str]]:
     words: 一定, 统一, 一般) and lone scale characters (万物, 百科)."""
     for match in ARABIC_NUMBER.finditer(norm):
         raw = match.group()
+        if _LIST_END.match(norm, match.end()) and _starts_line(norm, match.start()):
+            continue
         try:
             value = Decimal(raw.replace(",", ""))
         except InvalidOperation:
@@ -118,6 +123,10 @@ def numbers(norm: str) -> Iterator[tuple[str, str]]:
         value = cjk_value(raw.removeprefix("百分之"))
         if value is not None and value != 1:
             yield str(value), raw
+
+
+def _starts_line(norm: str, at: int) -> bool:
+    return not norm[norm.rfind("\n", 0, at) + 1 : at].strip()
 
 
 def number_aliases(norm: str) -> Iterator[str]:
