@@ -139,6 +139,11 @@ def test_split_sentences() -> None:
     ]
 
 
+def test_a_list_items_marker_is_not_quoted() -> None:
+    guide = "运行环境\n\n- Python 3.11 或更新版本。\n2. 接入 ChatGLM2-6B 需要 13 GB 显存。"
+    assert answer(ask([guide], "ChatGLM2-6B 需要多少显存？")) == "接入 ChatGLM2-6B 需要 13 GB 显存。[1]"
+
+
 def test_a_quoted_question_line_leaves_no_stray_quote_to_quote() -> None:
     guide = '常见问题\n\n- "知识库助手支持哪些文件格式？"\n支持 Markdown、PDF、Word 和代码文件。'
     assert answer(ask([guide], "支持哪些文件格式？")) == "支持 Markdown、PDF、Word 和代码文件。[1]"

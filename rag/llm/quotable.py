@@ -20,6 +20,7 @@ _CLOSERS = "”’」』）)\"'"
 _SENTENCE_END = re.compile(rf"(?<=[。！？；!?])(?![{_CLOSERS}])|(?<=[。！？；!?][{_CLOSERS}])|\n+|(?<=\.)\s+")
 _WORD = re.compile(r"\w")
 _QUESTION_LABEL = re.compile(r"^\s*(?:问|提问|Q|Question)\s*\d*\s*[：:．.]", re.IGNORECASE)
+_LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.、)])\s+")  # "- ", "* ", "2. ", "3、": the source's markup
 _ANSWER_LABEL = re.compile(r"^\s*(?:答|回答|A|Answer)\s*\d*\s*[：:．.]\s*", re.IGNORECASE)
 _QUESTION_END = re.compile(r"[？?][\s”’」』）)\"'*]*$")
 
@@ -67,7 +68,8 @@ def quotable_sentences(sources: dict[int, str]) -> list[Quotable]:
             if is_question(sentence):
                 asked = sentence
                 continue
-            text = _ANSWER_LABEL.sub("", sentence, count=1).strip() if asked else sentence
+            text = _LIST_MARK.sub("", sentence, count=1)
+            text = _ANSWER_LABEL.sub("", text, count=1).strip() if asked else text
             if text:  # a bare "答：" line keeps the question for the line after it
                 found.append(Quotable(number, position, text, asked))
                 asked = ""
