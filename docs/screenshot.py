@@ -5,6 +5,9 @@
     python docs/screenshot.py --question "知识库助手支持哪些文件格式？" --out /tmp/shot.png
     python docs/screenshot.py --source ../shared/projects/jieba --question "del_word 删除一个词时是怎么实现的？" \
         --out docs/screenshot-code.png --scroll 400   # a code source: file, lines, symbol, syntax colours
+    python docs/screenshot.py --answer "…[1]。…[2]。" --out docs/screenshot-verdicts.png
+                                                    # a model's answer (the tests' fake OpenAI-compatible
+                                                    # server streams it) and the citation check's verdicts
 
 Starts ``streamlit run app.py`` on a free port with a temporary data dir (your data/kb is not
 touched), lets the app build the default knowledge base on first run, asks the question in
@@ -15,21 +18,44 @@ sources are shown. The server is stopped at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script: make scripts.browser importable
 
+sys.path.insert(0, str(REPO / "tests"))  # the tests' fake OpenAI-compatible server, for --answer
 from scripts.browser import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
 
 
+@contextlib.contextmanager
+def _model_serving(answer: str | None) -> Iterator[dict[str, str]]:
+    """Settings pointing the app at a fake model server that streams ``answer`` (none: extractive)."""
+    if answer is None:
+        yield {}
+        return
+    from fake_openai_server import FakeOpenAIServer
+
+    pieces = [answer[i : i + 4] for i in range(0, len(answer), 4)]
+    with FakeOpenAIServer(pieces=pieces) as server:
+        yield {"KBA_OPENAI_BASE_URL": server.base_url, "KBA_OPENAI_MODEL": server.model}
+
+
 def take(
-    question: str, out: Path, embedder: str | None, timeout_s: float, source: Path | None = None, scroll: int = 0
+    question: str,
+    out: Path,
+    embedder: str | None,
+    timeout_s: float,
+    source: Path | None = None,
+    scroll: int = 0,
+    answer: str | None = None,
 ) -> None:
     """Run the app, ask ``question``, save a screenshot of the answer to ``out`` (the default
-    knowledge base built from ``source`` when given; ``scroll`` pixels down to the sources)."""
+    knowledge base built from ``source`` when given; ``scroll`` pixels down to the sources; a
+    model streaming ``answer`` when given, else the extractive backend)."""
     from playwright.sync_api import sync_playwright
 
     settings = {"KBA_EMBEDDER": embedder} if embedder else {}
@@ -37,7 +63,8 @@ def take(
         settings["KBA_SAMPLE_DOCS_DIR"] = str(source.resolve())
     with (
         tempfile.TemporaryDirectory() as tmp,
-        running_app(Path(tmp) / "kb", **settings) as url,
+        _model_serving(answer) as model,
+        running_app(Path(tmp) / "kb", **settings, **model) as url,
         sync_playwright() as p,
     ):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -70,8 +97,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for the first-run build + answer")
     parser.add_argument("--source", type=Path, default=None, help="build the default knowledge base from this folder")
     parser.add_argument("--scroll", type=int, default=0, help="pixels to scroll down before the shot")
+    parser.add_argument("--answer", default=None, help="a model's answer, streamed by a fake OpenAI-compatible server")
     args = parser.parse_args()
-    take(args.question, args.out, args.embedder, args.timeout, args.source, args.scroll)
+    take(args.question, args.out, args.embedder, args.timeout, args.source, args.scroll, args.answer)
 
 
 if __name__ == "__main__":
