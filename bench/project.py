@@ -37,6 +37,7 @@ DEV = SHARED / "eval" / "project_dev_questions.jsonl"
 BENCH = REPO / "bench" / "project_questions.jsonl"
 PACKAGES = ("filelock", "httpx")
 KEYWORD_WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)
+CODE_SHARES = (0.4, 0.6, 1.0)  # beside the shipped code_keyword_share
 
 
 def _questions(path: Path) -> list[dict[str, Any]]:
@@ -137,6 +138,8 @@ def _grid(quick: bool) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = [{"retrieval_mode": "keyword"}, {"retrieval_mode": "dense"}]
     weights = (0.4,) if quick else KEYWORD_WEIGHTS
     rows += [{"retrieval_mode": "hybrid", "keyword_weight": w, "dense_weight": round(1 - w, 2)} for w in weights]
+    if not quick:  # the shipped weights with code chunks weighted otherwise (0.4: as prose, the previous default)
+        rows += [{"retrieval_mode": "hybrid", "code_keyword_share": share} for share in CODE_SHARES]
     return rows
 
 
@@ -152,6 +155,7 @@ def run(opts: RunOptions) -> dict[str, Any]:
     result: dict[str, Any] = {
         "quick": opts.quick,
         "embedder": spec,
+        "code_keyword_share": settings.code_keyword_share,
         "questions": {"dev": len(dev), "bench": len(bench)},
     }
     with cached_embedders([] if spec == "hashing" else [spec]), stopwatch() as total:

@@ -11,6 +11,9 @@ def _label(row: dict[str, Any]) -> str:
     retrieval = row["retrieval"]
     if retrieval["retrieval_mode"] != "hybrid":
         return retrieval["retrieval_mode"]
+    if "code_keyword_share" in retrieval:
+        share = retrieval["code_keyword_share"]
+        return f"hybrid, code chunks k={share:g}" + (" (as prose: the previous default)" if share == 0.4 else "")
     return f"hybrid k={retrieval['keyword_weight']:g} d={retrieval['dense_weight']:g}"
 
 
@@ -44,7 +47,10 @@ def project_section(p: dict[str, Any], plots: dict[str, str]) -> list[str]:
         "syntax, line ranges), and as the baseline, every file read as prose (renamed to .txt, the behaviour "
         "before code ingestion; same keyword tokenizer). Questions: "
         f"{p['questions']['dev']} shared dev questions (jieba + click) and {p['questions']['bench']} of the "
-        "bench's own (written blind, over all four); a hit is a needle inside a ranked chunk.",
+        "bench's own (written blind, over all four); a hit is a needle inside a ranked chunk. Hybrid rows "
+        "k/d weight prose chunks; code and config chunks give BM25 the shipped `code_keyword_share` of the weight "
+        f"({p.get('code_keyword_share', 'n/a')}) except in the rows that say otherwise. The prose baseline has no "
+        "code chunks, so those rows equal its shipped one.",
         "",
         *_build_rows(p["builds"]),
         "",
