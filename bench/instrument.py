@@ -19,6 +19,7 @@ import numpy as np
 from ingest import pipeline
 from ingest.embeddings import Embedder, embedders_replaced, get_embedder
 from ingest.stores import embedded as store_module
+from ingest.stores import sqlite_rows
 
 
 @dataclass
@@ -86,15 +87,15 @@ def stage_timers(embedder_spec: str) -> Iterator[StageTimes]:
     def add_keywords(seconds: float) -> None:
         times.keywords += seconds
 
-    saved = (pipeline.parse_document, pipeline.split_sections, store_module.fts_document)
+    saved = (pipeline.parse_document, pipeline.split_sections, sqlite_rows.fts_document)
     saved_apply = store_module.EmbeddedStore.apply
     pipeline.parse_document = _timed(pipeline.parse_document, adder("parse"))
     pipeline.split_sections = _timed(pipeline.split_sections, adder("split"))
-    store_module.fts_document = _timed(store_module.fts_document, add_keywords)
+    sqlite_rows.fts_document = _timed(sqlite_rows.fts_document, add_keywords)
     store_module.EmbeddedStore.apply = _timed(saved_apply, adder("store"))  # type: ignore[method-assign]
     try:
         with embedders_replaced({embedder_spec: _TimedEmbedder(get_embedder(embedder_spec), times)}):
             yield times
     finally:
-        pipeline.parse_document, pipeline.split_sections, store_module.fts_document = saved
+        pipeline.parse_document, pipeline.split_sections, sqlite_rows.fts_document = saved
         store_module.EmbeddedStore.apply = saved_apply  # type: ignore[method-assign]

@@ -26,7 +26,7 @@ from ingest.keywords import keyword_tokens
 from ingest.loaders import load_document
 from ingest.splitter import split_sections
 from ingest.stores import PreparedDocument
-from ingest.stores import embedded as store_module
+from ingest.stores import sqlite_rows as store_module
 from ingest.stores.embedded import EmbeddedStore as KnowledgeBase
 from ingest.types import ChunkText
 
