@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGenerationChunk
 
 from ingest.embeddings import Embedder, EmbedderUnavailable, get_embedder
 from rag.config import Settings
@@ -196,22 +196,6 @@ class ExtractiveChat(LocalChatModel):
         written = sum(map(len, pieces))
         usage = {"input_tokens": read, "output_tokens": written, "total_tokens": read + written}
         yield ChatGenerationChunk(message=closing_chunk(self, finish, usage), generation_info={"finish_reason": finish})
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        chunks = list(self._stream(messages, stop, run_manager, **kwargs))
-        merged = sum(chunks[1:], chunks[0])
-        message = AIMessage(
-            content=merged.message.content,
-            usage_metadata=merged.message.usage_metadata,
-            response_metadata=merged.message.response_metadata,
-        )
-        return ChatResult(generations=[ChatGeneration(message=message, generation_info=merged.generation_info)])
 
 
 def limited(pieces: list[str], stop: list[str], max_chars: int | None) -> tuple[list[str], str]:

@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
+from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field
 
 from rag.prompts import message_text
@@ -47,6 +49,26 @@ class LocalChatModel(BaseChatModel):
     def stop_strings(self, stop: Sequence[str] | None) -> list[str]:
         """The stop strings of one call: its own, else the constructor's."""
         return [s for s in (stop if stop is not None else self.stop or []) if s]
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        """The whole answer: the subclass's ``_stream`` (which always ends with its closing chunk), merged."""
+        merged: ChatGenerationChunk | None = None
+        for chunk in self._stream(messages, stop=stop, run_manager=run_manager, **kwargs):
+            merged = chunk if merged is None else merged + chunk
+        if merged is None:
+            raise RuntimeError(f"{type(self).__name__} produced no output")
+        message = AIMessage(
+            content=merged.message.content,
+            usage_metadata=merged.message.usage_metadata,
+            response_metadata=merged.message.response_metadata,
+        )
+        return ChatResult(generations=[ChatGeneration(message=message, generation_info=merged.generation_info)])
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = super()._get_ls_params(stop=stop, **kwargs)

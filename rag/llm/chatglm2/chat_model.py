@@ -8,8 +8,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.outputs import ChatGenerationChunk
 from pydantic import Field
 
 from rag.llm.chatglm2.generate import TEMPERATURE, TOP_P, GenerationResult, stream_text
@@ -130,22 +130,3 @@ class ChatGLM2Chat(LocalChatModel):
             message=closing_chunk(self, result.finish_reason, usage),
             generation_info={"finish_reason": result.finish_reason},
         )
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        merged: ChatGenerationChunk | None = None
-        for chunk in self._stream(messages, stop=stop, run_manager=run_manager, **kwargs):
-            merged = chunk if merged is None else merged + chunk
-        if merged is None:  # unreachable: _stream always ends with its usage chunk
-            raise RuntimeError("ChatGLM2 produced no output")
-        message = AIMessage(
-            content=merged.message.content,
-            usage_metadata=merged.message.usage_metadata,
-            response_metadata=merged.message.response_metadata,
-        )
-        return ChatResult(generations=[ChatGeneration(message=message, generation_info=merged.generation_info)])
