@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.errors import IndexMismatch
+from ingest.errors import IndexMismatch, KnowledgeBaseError
 from ingest.types import ChunkText, DocumentInfo, StoredChunk
 
 Scored = list[tuple[int, float]]
@@ -71,6 +71,16 @@ class PreparedDocument:
     vectors: list[np.ndarray]  # per chunk, (windows, dim) unit rows
     content: bytes | None  # the original file, kept so the knowledge base can be rebuilt (None: lost)
     added_at: str | None = None  # ISO 8601, UTC; None: now (a migration keeps the original's)
+
+
+def check_shapes(doc: PreparedDocument, dim: int) -> None:
+    """KnowledgeBaseError unless ``doc`` has one (windows, ``dim``) matrix per chunk, each with a window."""
+    shapes = [np.shape(m) for m in doc.vectors]
+    if len(shapes) != len(doc.chunks) or any(len(s) != 2 or s[0] < 1 or s[1] != dim for s in shapes):
+        raise KnowledgeBaseError(
+            f"{doc.name}: window vectors of shapes {shapes[:3]}..., expected one (windows, {dim}) "
+            f"matrix for each of {len(doc.chunks)} chunks"
+        )
 
 
 class KnowledgeStore(ABC):

@@ -29,7 +29,7 @@ import numpy as np
 
 from ingest.errors import KnowledgeBaseError
 from ingest.stores import milvus_catalog as catalog
-from ingest.stores.base import PreparedDocument, WriteProgress, keyword_text, passage_key, text_sha
+from ingest.stores.base import PreparedDocument, WriteProgress, check_shapes, keyword_text, passage_key, text_sha
 from ingest.stores.milvus_catalog import Record
 from ingest.stores.milvus_connect import Milvus
 from ingest.stores.milvus_read import DOC_FIELDS, LiveDocument
@@ -134,7 +134,7 @@ class _Staging:
             self.passage_of[row["sha"]] = int(row["id"])
 
     def add(self, doc: PreparedDocument) -> None:
-        _check_shapes(doc, self.record.dim)
+        check_shapes(doc, self.record.dim)
         doc_id = self.next_document
         self.next_document += 1
         self.document_ids.add(doc_id)
@@ -229,15 +229,6 @@ class _Staging:
         self.created_windows += len(vectors)
         self.created_characters += len(text)
         return passage_id
-
-
-def _check_shapes(doc: PreparedDocument, dim: int) -> None:
-    shapes = [np.shape(m) for m in doc.vectors]
-    if len(shapes) != len(doc.chunks) or any(len(s) != 2 or s[0] < 1 or s[1] != dim for s in shapes):
-        raise KnowledgeBaseError(
-            f"{doc.name}: window vectors of shapes {shapes[:3]}..., expected one (windows, {dim}) "
-            f"matrix for each of {len(doc.chunks)} chunks"
-        )
 
 
 def _orphans(milvus: Milvus, names: Collections, retired: set[int], kept: set[int], used: set[int]) -> set[int]:

@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from ingest.errors import KnowledgeBaseError
 from ingest.keywords import fts_document
-from ingest.stores.base import PreparedDocument, WriteProgress, keyword_text, passage_key, text_sha
+from ingest.stores.base import PreparedDocument, WriteProgress, check_shapes, keyword_text, passage_key, text_sha
 from ingest.stores.index_cache import Stamp
 from ingest.types import ChunkText
 from ingest.windows import window_ids
@@ -66,7 +65,7 @@ def stage(
     db.execute("BEGIN IMMEDIATE")
     try:
         for doc in docs:
-            _check_shapes(doc, dim)
+            check_shapes(doc, dim)
             doc_id = db.execute(
                 "INSERT INTO documents (name, kind, size_bytes, sha256, added_at, live) VALUES (?, ?, ?, ?, ?, 0)",
                 (doc.name, doc.kind, doc.size_bytes, doc.sha256, doc.added_at or now()),
@@ -92,15 +91,6 @@ def stage(
         raise
     progress("write", total, total)
     return staged, created
-
-
-def _check_shapes(doc: PreparedDocument, dim: int) -> None:
-    shapes = [np.shape(m) for m in doc.vectors]
-    if len(shapes) != len(doc.chunks) or any(len(s) != 2 or s[0] < 1 or s[1] != dim for s in shapes):
-        raise KnowledgeBaseError(
-            f"{doc.name}: window vectors of shapes {shapes[:3]}..., expected one (windows, {dim}) "
-            f"matrix for each of {len(doc.chunks)} chunks"
-        )
 
 
 def _passage_id(
