@@ -19,7 +19,7 @@ The weights of either kind sum to the same, so 1.0 keeps its meaning.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from functools import cache
 
@@ -79,20 +79,20 @@ def fuse(
     dense_rank = {cid: rank for rank, (cid, _) in enumerate(dense, start=1)}
     lists = [(keyword, _min_max(keyword), keyword_rank), (dense, _min_max(dense), dense_rank)]
 
-    def score(cid: int, used: FusionWeights) -> float:
+    def scorer(used: FusionWeights) -> Callable[[int], float]:
         weighted = zip((used.keyword, used.dense), lists, strict=True)
         parts = [(w, norm, ranks) for w, (found, norm, ranks) in weighted if w and found]
+        if not parts:
+            return lambda cid: 0.0
         if used.method == "score":
             best = sum(w for w, _, _ in parts)
-            got = sum(w * norm.get(cid, 0.0) for w, norm, _ in parts)
-        else:
-            best = sum(w / (used.rrf_k + 1) for w, _, _ in parts)
-            got = sum(w / (used.rrf_k + ranks[cid]) for w, _, ranks in parts if cid in ranks)
-        return got / best if best else 0.0
+            return lambda cid: sum(w * norm.get(cid, 0.0) for w, norm, _ in parts) / best
+        best = sum(w / (used.rrf_k + 1) for w, _, _ in parts)
+        return lambda cid: sum(w / (used.rrf_k + ranks[cid]) for w, _, ranks in parts if cid in ranks) / best
 
-    code_weights = weights.for_code()
+    prose_score, code_score = scorer(weights), scorer(weights.for_code())
     fused = [
-        (cid, score(cid, code_weights if cid in code else weights), keyword_rank.get(cid), dense_rank.get(cid))
+        (cid, (code_score if cid in code else prose_score)(cid), keyword_rank.get(cid), dense_rank.get(cid))
         for cid in dict.fromkeys([c for c, _ in keyword] + [c for c, _ in dense])
     ]
     fused.sort(key=lambda item: (-item[1], item[0]))
@@ -126,11 +126,14 @@ class Retriever:
                 raise ValueError("dense retrieval needs an embedder")
             vector = self.embedder.encode_query(query)
             dense = self.kb.dense_search(vector, settings.candidates, settings.window_mean_weight)
-        candidates = self.kb.passages(dict.fromkeys([pid for pid, _ in keyword] + [pid for pid, _ in dense]))
+        candidates: dict[int, StoredChunk] = {}
+        if weights.for_code() != weights:  # code chunks weigh otherwise: every candidate's kind is needed
+            candidates = self.kb.passages(dict.fromkeys([pid for pid, _ in keyword] + [pid for pid, _ in dense]))
         code = {pid for pid, chunk in candidates.items() if chunk.kind in CODE_KINDS}
         fused = [f for f in fuse(keyword, dense, weights, code) if f[1] >= settings.score_threshold]
         if not settings.reranker:
-            fused = fused[: k or settings.top_k]
+            fused = fused[: k or settings.top_k]  # only a reranker needs the texts of every candidate
+        candidates |= self.kb.passages(pid for pid, *_ in fused if pid not in candidates)
         bm25, cosine = dict(keyword), dict(dense)
         results = [
             RetrievedChunk(candidates[pid], score, kr, dr, keyword_score=bm25.get(pid), dense_score=cosine.get(pid))
