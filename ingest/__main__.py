@@ -20,7 +20,7 @@ from ingest.errors import InvalidName, KnowledgeBaseError
 from ingest.logs import route_library_logs
 from ingest.names import safe_file_name
 from ingest.pipeline import IncomingFile, IngestReport
-from ingest.settings import IngestSettings
+from ingest.settings import IngestSettings, invalid_configuration
 from ingest.stores import knowledge_bases
 
 EXAMPLES = """examples:
@@ -169,8 +169,7 @@ def run(argv: list[str] | None = None) -> int:
     try:
         settings = IngestSettings()
     except ValidationError as error:
-        reason = " ".join(str(error).split())
-        print(f"error: invalid configuration (KBA_* variables or kb_assistant.toml): {reason}", file=sys.stderr)
+        print(invalid_configuration(error), file=sys.stderr)
         return 2
     route_library_logs(settings.data_dir)
     kb = settings.default_kb if args.kb is None else args.kb

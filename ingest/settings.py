@@ -13,12 +13,18 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 StoreBackend = Literal["embedded", "milvus"]
+
+
+def invalid_configuration(error: ValidationError) -> str:
+    """The one line a command prints when its settings do not validate."""
+    reason = " ".join(str(error).split())
+    return f"error: invalid configuration (KBA_* variables or kb_assistant.toml): {reason}"
 
 
 def _config_file() -> Path:

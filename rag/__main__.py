@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from ingest.errors import KnowledgeBaseError
 from ingest.logs import route_library_logs
+from ingest.settings import invalid_configuration
 from rag.cli_admin import add_commands, run_admin
 from rag.config import Settings
 from rag.types import Answer
@@ -108,8 +109,7 @@ def run(argv: list[str] | None = None) -> int:
     try:
         settings = Settings(**overrides)
     except ValidationError as error:
-        reason = " ".join(str(error).split())
-        print(f"error: invalid configuration (KBA_* variables or kb_assistant.toml): {reason}", file=sys.stderr)
+        print(invalid_configuration(error), file=sys.stderr)
         return 2
     route_library_logs(settings.data_dir)
     try:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from ingest.settings import invalid_configuration
 from rag.config import Settings
 
 RAG_COMMANDS = ("ask", "eval", "serve", "keys", "users")
@@ -102,8 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as error:
-        reason = " ".join(str(error).split())
-        print(f"error: invalid configuration (KBA_* variables or kb_assistant.toml): {reason}", file=sys.stderr)
+        print(invalid_configuration(error), file=sys.stderr)
         return 2
     started = app_command(rest, settings)
     if isinstance(started, int):
