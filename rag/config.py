@@ -53,6 +53,15 @@ class Settings(IngestSettings):
             "stand for (删除 -> del, delete, remove; rag/glossary.py), so Chinese questions find English code."
         ),
     )
+    quoted_text_share: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description=(
+            'When a question quotes text (“...”, "...", `...`), the share of a source\'s relevance that '
+            "holding the quoted text verbatim decides (rag/quoted.py); the fused score keeps the rest. 0 is off."
+        ),
+    )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant: score = w / (rrf_k + rank).")
     window_mean_weight: float = Field(
         0.3,

@@ -19,7 +19,7 @@ The weights of either kind sum to the same, so 1.0 keeps its meaning.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 
@@ -28,10 +28,12 @@ from ingest.stores import KnowledgeStore
 from ingest.types import StoredChunk
 from rag.config import FusionMethod, Settings
 from rag.glossary import code_words
+from rag.quoted import quoted_fragments, quoted_share
 from rag.types import RetrievedChunk
 
 CODE_KINDS = frozenset({"code", "config"})
 Scored = list[tuple[int, float]]  # (passage id, retriever's score, higher is better), best first
+Fused = tuple[int, float, int | None, int | None]  # (passage id, 0..1 score, keyword rank, dense rank)
 
 
 @dataclass(frozen=True)
@@ -70,9 +72,7 @@ def _min_max(found: Scored) -> dict[int, float]:
     return {cid: (s - low) / span if span > 0 else 1.0 for cid, s in found}
 
 
-def fuse(
-    keyword: Scored, dense: Scored, weights: FusionWeights, code: Collection[int] = ()
-) -> list[tuple[int, float, int | None, int | None]]:
+def fuse(keyword: Scored, dense: Scored, weights: FusionWeights, code: Collection[int] = ()) -> list[Fused]:
     """Fused candidates: (passage id, 0..1 score, keyword rank, dense rank), best first; the ids in
     ``code`` (code and config chunks) are weighted by ``weights.for_code()``."""
     keyword_rank = {cid: rank for rank, (cid, _) in enumerate(keyword, start=1)}
@@ -97,6 +97,18 @@ def fuse(
     ]
     fused.sort(key=lambda item: (-item[1], item[0]))
     return fused
+
+
+def quoted_first(fused: list[Fused], quotes: list[str], chunks: Mapping[int, StoredChunk], share: float) -> list[Fused]:
+    """``fused`` rescored: ``share`` of each score is the part of the quoted text its chunk (heading
+    and text) holds verbatim (rag.quoted), the rest its fused score; best first again."""
+
+    def held(chunk: StoredChunk) -> float:
+        return quoted_share(quotes, f"{chunk.heading or ''}\n{chunk.text}")
+
+    rescored = [(cid, (1 - share) * score + share * held(chunks[cid]), kr, dr) for cid, score, kr, dr in fused]
+    rescored.sort(key=lambda item: (-item[1], item[0]))
+    return rescored
 
 
 @cache
@@ -126,11 +138,15 @@ class Retriever:
                 raise ValueError("dense retrieval needs an embedder")
             vector = self.embedder.encode_query(query)
             dense = self.kb.dense_search(vector, settings.candidates, settings.window_mean_weight)
+        quotes = quoted_fragments(query) if settings.quoted_text_share else []
         candidates: dict[int, StoredChunk] = {}
-        if weights.for_code() != weights:  # code chunks weigh otherwise: every candidate's kind is needed
+        if weights.for_code() != weights or quotes:  # every candidate's kind or text is needed
             candidates = self.kb.passages(dict.fromkeys([pid for pid, _ in keyword] + [pid for pid, _ in dense]))
         code = {pid for pid, chunk in candidates.items() if chunk.kind in CODE_KINDS}
-        fused = [f for f in fuse(keyword, dense, weights, code) if f[1] >= settings.score_threshold]
+        fused = fuse(keyword, dense, weights, code)
+        if quotes:
+            fused = quoted_first(fused, quotes, candidates, settings.quoted_text_share)
+        fused = [f for f in fused if f[1] >= settings.score_threshold]
         if not settings.reranker:
             fused = fused[: k or settings.top_k]  # only a reranker needs the texts of every candidate
         candidates |= self.kb.passages(pid for pid, *_ in fused if pid not in candidates)
