@@ -9,9 +9,10 @@ text file the project build takes is copied with ``.txt`` appended and built the
 prose splitter cuts it; it uses the same keyword tokenizer (identifier terms) as the shipped
 build, so the baseline is, if anything, stronger than the code it stands for.
 
-Questions: ../shared/eval/project_dev_questions.jsonl (16, over jieba + click) and
-bench/project_questions.jsonl (78 written blind, over all four), each with kind (code/doc/config)
-and style (literal/paraphrase/identifier). A hit is a needle inside a ranked chunk (rag.eval).
+Questions: ../shared/eval/project_dev_questions.jsonl (16, over jieba + click),
+bench/project_questions.jsonl (78 written blind, over all four) and bench/project_questions_2.jsonl
+(60 written blind later over jieba + click, held out: no setting was chosen on it), each with kind
+(code/doc/config) and style (literal/paraphrase/identifier). A hit is a needle inside a ranked chunk (rag.eval).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from rag.retrieve import Retriever
 PROJECTS = SHARED / "projects"
 DEV = SHARED / "eval" / "project_dev_questions.jsonl"
 BENCH = REPO / "bench" / "project_questions.jsonl"
+HELDOUT = REPO / "bench" / "project_questions_2.jsonl"  # written blind later, never used to choose a setting
 PACKAGES = ("filelock", "httpx")
 KEYWORD_WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)
 CODE_SHARES = (0.4, 0.6, 1.0)  # beside the shipped code_keyword_share
@@ -140,6 +142,7 @@ def _grid(quick: bool) -> list[dict[str, Any]]:
     rows += [{"retrieval_mode": "hybrid", "keyword_weight": w, "dense_weight": round(1 - w, 2)} for w in weights]
     if not quick:  # the shipped weights with code chunks weighted otherwise (0.4: as prose, the previous default)
         rows += [{"retrieval_mode": "hybrid", "code_keyword_share": share} for share in CODE_SHARES]
+        rows.append({"retrieval_mode": "hybrid", "quoted_text_share": 0.0})
     return rows
 
 
@@ -148,15 +151,15 @@ def run(opts: RunOptions) -> dict[str, Any]:
     spec = "hashing" if opts.quick else Settings().embedder
     data = opts.work / "project"
     settings = Settings(data_dir=data / "kb", embedder=spec)
-    dev, bench = _questions(DEV), _questions(BENCH)
+    dev, bench, heldout = _questions(DEV), _questions(BENCH), _questions(HELDOUT)
     if opts.quick:
-        dev, bench = dev[:4], bench[:6]
+        dev, bench, heldout = dev[:4], bench[:6], heldout[:4]
     started_load = load_average()
     result: dict[str, Any] = {
         "quick": opts.quick,
         "embedder": spec,
         "code_keyword_share": settings.code_keyword_share,
-        "questions": {"dev": len(dev), "bench": len(bench)},
+        "questions": {"dev": len(dev), "bench": len(bench), "heldout": len(heldout)},
     }
     with cached_embedders([] if spec == "hashing" else [spec]), stopwatch() as total:
         two = _assemble(data / "src-two", with_packages=False, quick=opts.quick)
@@ -173,6 +176,8 @@ def run(opts: RunOptions) -> dict[str, Any]:
             ("prose", "prose_two", dev, "dev"),
             ("shipped", "four", bench, "bench"),
             ("prose", "prose_four", bench, "bench"),
+            ("shipped", "two", heldout, "heldout"),
+            ("prose", "prose_two", heldout, "heldout"),
         ):
             for retrieval in _grid(opts.quick):
                 rows.append({"build": build, "questions": label, **_score(settings, kb, questions, **retrieval)})
@@ -181,7 +186,8 @@ def run(opts: RunOptions) -> dict[str, Any]:
     result |= {
         "builds": builds,
         "rows": rows,
-        "question_texts": {"dev": [q["q"] for q in dev], "bench": [q["q"] for q in bench]},
+        "question_texts": {"dev": [q["q"] for q in dev], "bench": [q["q"] for q in bench]}
+        | {"heldout": [q["q"] for q in heldout]},
         "seconds": round(total[0], 1),
         "load_average": {"start": started_load, "end": load_average()},
     }

@@ -11,6 +11,8 @@ def _label(row: dict[str, Any]) -> str:
     retrieval = row["retrieval"]
     if retrieval["retrieval_mode"] != "hybrid":
         return retrieval["retrieval_mode"]
+    if "quoted_text_share" in retrieval:
+        return "hybrid, quoted text not weighted (the previous default)"
     if "code_keyword_share" in retrieval:
         share = retrieval["code_keyword_share"]
         return f"hybrid, code chunks k={share:g}" + (" (as prose: the previous default)" if share == 0.4 else "")
@@ -46,8 +48,11 @@ def project_section(p: dict[str, Any], plots: dict[str, str]) -> list[str]:
         f"`build_from_folder` with the `{p['embedder']}` embedder: as shipped (project walk, code chunked by its "
         "syntax, line ranges), and as the baseline, every file read as prose (renamed to .txt, the behaviour "
         "before code ingestion; same keyword tokenizer). Questions: "
-        f"{p['questions']['dev']} shared dev questions (jieba + click) and {p['questions']['bench']} of the "
-        "bench's own (written blind, over all four); a hit is a needle inside a ranked chunk. Hybrid rows "
+        f"{p['questions']['dev']} shared dev questions (jieba + click), {p['questions']['bench']} of the "
+        "bench's own (written blind, over all four) and, held out, "
+        f"{p['questions'].get('heldout', 0)} written blind later over jieba + click (no setting was chosen on "
+        "them: `bench/project_questions_2.jsonl`); a hit is a needle inside a ranked chunk. Rows that weight "
+        "quoted text otherwise than the shipped `quoted_text_share` say so. Hybrid rows "
         "k/d weight prose chunks; code and config chunks give BM25 the shipped `code_keyword_share` of the weight "
         f"({p.get('code_keyword_share', 'n/a')}) except in the rows that say otherwise. The prose baseline has no "
         "code chunks, so those rows equal its shipped one.",
@@ -55,8 +60,10 @@ def project_section(p: dict[str, Any], plots: dict[str, str]) -> list[str]:
         *_build_rows(p["builds"]),
         "",
     ]
-    for questions in ("dev", "bench"):
+    for questions in ("dev", "bench", "heldout"):
         rows = [r for r in p["rows"] if r["questions"] == questions]
+        if not rows:
+            continue
         lines += [
             f"**{questions} questions**, shipped build against the prose baseline:",
             "",
