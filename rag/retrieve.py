@@ -15,6 +15,9 @@ Code and config chunks are weighted by ``code_keyword_share`` instead: the embed
 right prose for a paraphrased question, but matches a Chinese question to English code poorly,
 where BM25 with the code words of rag/glossary.py does better (bench/report.md, project section).
 The weights of either kind sum to the same, so 1.0 keeps its meaning.
+
+Text the question quotes (rag/quoted.py) then decides ``quoted_text_share`` of every score: the
+share of the quote a candidate holds verbatim, 0..1 like the rest.
 """
 
 from __future__ import annotations
@@ -103,10 +106,11 @@ def quoted_first(fused: list[Fused], quotes: list[str], chunks: Mapping[int, Sto
     """``fused`` rescored: ``share`` of each score is the part of the quoted text its chunk (heading
     and text) holds verbatim (rag.quoted), the rest its fused score; best first again."""
 
-    def held(chunk: StoredChunk) -> float:
-        return quoted_share(quotes, f"{chunk.heading or ''}\n{chunk.text}")
+    def held(cid: int) -> float:
+        chunk = chunks.get(cid)  # None: removed since the search
+        return quoted_share(quotes, f"{chunk.heading or ''}\n{chunk.text}") if chunk else 0.0
 
-    rescored = [(cid, (1 - share) * score + share * held(chunks[cid]), kr, dr) for cid, score, kr, dr in fused]
+    rescored = [(cid, (1 - share) * score + share * held(cid), kr, dr) for cid, score, kr, dr in fused]
     rescored.sort(key=lambda item: (-item[1], item[0]))
     return rescored
 
