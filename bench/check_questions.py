@@ -1,8 +1,10 @@
-"""Checks the two hand-written evaluation sets against the rules they were written to.
+"""Checks the hand-written evaluation sets against the rules they were written to.
 
 ``bench/project_questions.jsonl`` asks about real repositories (jieba and click under
 ``../shared/projects``, filelock and httpx in the venv's site-packages); every needle must occur
 verbatim in its file and in at most three files of its repository.
+``bench/project_questions_2.jsonl``, the held-out set written blind later, asks about jieba and
+click only, in exact counts (HELDOUT_COUNTS), with 1-2 needles of 15-80 characters each.
 ``bench/unanswerable_questions.jsonl`` holds questions the five corpus articles cannot answer.
 
 Run ``python -m bench.check_questions``: it prints one line per broken rule and exits 1 if any.
@@ -24,6 +26,7 @@ BENCH = Path(__file__).resolve().parent
 SHARED = BENCH.parent.parent / "shared"
 PROJECT_QUESTIONS = BENCH / "project_questions.jsonl"
 UNANSWERABLE_QUESTIONS = BENCH / "unanswerable_questions.jsonl"
+HELDOUT_QUESTIONS = BENCH / "project_questions_2.jsonl"
 
 PROJECT_FIELDS = {"q", "needles", "repo", "file", "kind", "style"}
 UNANSWERABLE_FIELDS = {"q", "near", "why"}
@@ -36,6 +39,14 @@ MIN_PROJECT, MIN_UNANSWERABLE, MIN_NEAR = 66, 45, 25
 MIN_PARAPHRASE_SHARE = 0.5
 ENGLISH_SHARE = (0.05, 0.2)  # "mostly Chinese, about 10 % English"
 NEEDLE_LENGTH = (6, 60)
+NEEDLES_PER_QUESTION = (1, 3)
+HELDOUT_COUNTS = {
+    "repo": {"jieba": 30, "click": 30},
+    "kind": {"code": 30, "doc": 18, "config": 12},
+    "style": {"paraphrase": 30, "identifier": 15, "literal": 15},
+}
+HELDOUT_NEEDLE_LENGTH = (15, 80)
+HELDOUT_NEEDLES_PER_QUESTION = (1, 2)
 MAX_FILES_PER_NEEDLE = 3
 MIN_LINES_APART = 20  # two questions on one file must not share a passage
 GENERATED = ("prob_*.py", "char_state_tab.py", "*.p")
@@ -107,18 +118,31 @@ def _holders(repo: str, root: Path, needle: str) -> int:
     return sum(needle in text for text in repo_texts(repo, root).values())
 
 
-def _check_needles(where: str, row: dict, root: Path, errors: list[str]) -> list[int]:
+def is_generated(file: str) -> bool:
+    """Whether ``file`` is generated model data, which no question may be about."""
+    name = file.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatch(name, pattern) for pattern in GENERATED) or "model_baseline/" in file
+
+
+def _check_needles(
+    where: str,
+    row: dict,
+    root: Path,
+    errors: list[str],
+    length: tuple[int, int] = NEEDLE_LENGTH,
+    per_question: tuple[int, int] = NEEDLES_PER_QUESTION,
+) -> list[int]:
     """Needle rules for one row; returns the line numbers where its needles first occur."""
     needles, text = row["needles"], repo_texts(row["repo"], root).get(row["file"])
-    if not isinstance(needles, list) or not 1 <= len(needles) <= 3:
-        errors.append(f"{where}: needles must be a list of 1-3 strings")
+    if not isinstance(needles, list) or not per_question[0] <= len(needles) <= per_question[1]:
+        errors.append(f"{where}: needles must be a list of {per_question[0]}-{per_question[1]} strings")
         return []
     lines = []
     for needle in needles:
         if not isinstance(needle, str) or "\n" in needle or needle != needle.strip():
             errors.append(f"{where}: needle {needle!r} must be one line without outer spaces")
-        elif not NEEDLE_LENGTH[0] <= len(needle) <= NEEDLE_LENGTH[1]:
-            errors.append(f"{where}: needle {needle!r} is {len(needle)} characters, not {NEEDLE_LENGTH}")
+        elif not length[0] <= len(needle) <= length[1]:
+            errors.append(f"{where}: needle {needle!r} is {len(needle)} characters, not {length}")
         elif text is None or needle not in text:
             errors.append(f"{where}: needle {needle!r} not found in {row['repo']}/{row['file']}")
         else:
@@ -140,8 +164,7 @@ def check_project_questions(path: Path = PROJECT_QUESTIONS, shared: Path = SHARE
         if row["repo"] not in roots or row["kind"] not in KINDS or row["style"] not in STYLES:
             errors.append(f"{where}: repo, kind or style has a value outside the allowed sets")
             continue
-        name = row["file"].rsplit("/", 1)[-1]
-        if any(fnmatch.fnmatch(name, pattern) for pattern in GENERATED) or "model_baseline/" in row["file"]:
+        if is_generated(row["file"]):
             errors.append(f"{where}: {row['file']} is generated model data")
         if row["repo"] in INSTALLED_REPOS and not row["file"].endswith(".py"):
             errors.append(f"{where}: only .py files of {row['repo']} may be used")
@@ -166,6 +189,27 @@ def check_project_questions(path: Path = PROJECT_QUESTIONS, shared: Path = SHARE
     if share < MIN_PARAPHRASE_SHARE:
         errors.append(f"{path.name}: paraphrase share {share:.2f} below {MIN_PARAPHRASE_SHARE}")
     _check_shares(plain, path.name, ENGLISH_SHARE, errors)
+    return errors
+
+
+def check_heldout_questions(path: Path = HELDOUT_QUESTIONS, shared: Path = SHARED) -> list[str]:
+    """Every broken rule of the held-out project set, one line each (empty when it passes)."""
+    errors: list[str] = []
+    rows = _read_jsonl(path, PROJECT_FIELDS, errors)
+    for lineno, row in rows:
+        where = f"{path.name}:{lineno}"
+        wrong = [f for f, allowed in HELDOUT_COUNTS.items() if row[f] not in allowed]
+        if wrong:
+            errors.append(f"{where}: {', '.join(wrong)} has a value outside the allowed sets")
+            continue
+        if is_generated(row["file"]):
+            errors.append(f"{where}: {row['file']} is generated model data")
+        root = shared / "projects" / row["repo"]
+        _check_needles(where, row, root, errors, HELDOUT_NEEDLE_LENGTH, HELDOUT_NEEDLES_PER_QUESTION)
+    for field, expected in HELDOUT_COUNTS.items():
+        counts = dict(Counter(row.get(field) for _, row in rows))
+        if counts != expected:
+            errors.append(f"{path.name}: {field} counts {counts} are not {expected}")
     return errors
 
 
@@ -204,12 +248,12 @@ def check_unanswerable_questions(path: Path = UNANSWERABLE_QUESTIONS) -> list[st
 
 
 def main() -> int:
-    """Check both sets; print the failures and return the exit status."""
-    errors = check_project_questions() + check_unanswerable_questions()
+    """Check every set; print the failures and return the exit status."""
+    errors = check_project_questions() + check_heldout_questions() + check_unanswerable_questions()
     for error in errors:
         print(error)
     if not errors:
-        print("both question sets pass")
+        print("all question sets pass")
     return 1 if errors else 0
 
 

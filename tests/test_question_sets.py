@@ -7,8 +7,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.check_questions import (
+    HELDOUT_QUESTIONS,
     PROJECT_QUESTIONS,
     UNANSWERABLE_QUESTIONS,
+    check_heldout_questions,
     check_project_questions,
     check_unanswerable_questions,
 )
@@ -28,6 +30,21 @@ def _write(path: Path, rows: list[dict]) -> Path:
 
 def test_project_questions_pass_every_rule() -> None:
     assert check_project_questions(PROJECT_QUESTIONS, SHARED) == []
+
+
+def test_heldout_project_questions_pass_every_rule() -> None:
+    assert check_heldout_questions(HELDOUT_QUESTIONS, SHARED) == []
+
+
+def test_heldout_counts_and_needle_lengths_are_enforced(tmp_path: Path) -> None:
+    rows = _rows(HELDOUT_QUESTIONS)
+    rows[0]["style"] = "literal" if rows[0]["style"] != "literal" else "paraphrase"
+    rows[1]["needles"] = [rows[1]["needles"][0][:10]]  # a verbatim piece, but shorter than 15 characters
+
+    errors = check_heldout_questions(_write(tmp_path / "q.jsonl", rows), SHARED)
+
+    assert any("style counts" in error for error in errors)
+    assert any(":2: needle" in error and "characters, not (15, 80)" in error for error in errors)
 
 
 def test_unanswerable_questions_pass_every_rule() -> None:
