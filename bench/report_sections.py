@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.selection import SETTING_FIELDS
 from rag.config import Settings
 
 Lines = list[str]
@@ -25,23 +26,11 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}×" if b else "–"
 
 
-_SHIPPED_FIELDS = (
-    "chunk_size",
-    "chunk_overlap",
-    "window_chars",
-    "window_mean_weight",
-    "fusion",
-    "keyword_weight",
-    "dense_weight",
-    "candidates",
-)
-
-
 def _is_shipped(row: dict[str, Any]) -> bool:
     """Whether ``row``'s setting is what ``Settings()`` ships (rag/config.py)."""
     shipped = Settings()
     return row["mode"] == shipped.retrieval_mode and all(
-        row[field] == getattr(shipped, field) for field in _SHIPPED_FIELDS if row.get(field) is not None
+        row[field] == getattr(shipped, field) for field in SETTING_FIELDS if row.get(field) is not None
     )
 
 

@@ -14,6 +14,18 @@ from __future__ import annotations
 
 from typing import Any
 
+# The fields that name a quality row's setting, beside its mode (rrf_k only matters to rrf fusion).
+SETTING_FIELDS = (
+    "chunk_size",
+    "chunk_overlap",
+    "window_chars",
+    "window_mean_weight",
+    "fusion",
+    "keyword_weight",
+    "dense_weight",
+    "candidates",
+)
+
 DEV_TOLERANCE = 0.02
 _EPS = 1e-9
 
@@ -34,20 +46,7 @@ def _key(row: dict[str, Any]) -> tuple[float, ...]:
 
 def brief(row: dict[str, Any]) -> dict[str, Any]:
     """The identifying fields and MRR@10 per question set of a quality row."""
-    keys = (
-        "label",
-        "mode",
-        "chunk_size",
-        "chunk_overlap",
-        "window_chars",
-        "window_mean_weight",
-        "fusion",
-        "keyword_weight",
-        "dense_weight",
-        "rrf_k",
-        "candidates",
-    )
-    out = {k: row.get(k) for k in keys}
+    out = {k: row.get(k) for k in ("label", "mode", *SETTING_FIELDS, "rrf_k")}
     out.update({f"{kind}_mrr@10": _mrr(row, kind) for kind in ("dev", "literal", "paraphrase", "bench")})
     return out
 
