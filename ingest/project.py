@@ -38,13 +38,13 @@ from ingest.project_content import (
     text_encoding,
 )
 from ingest.project_rules import (
-    HIDDEN,
     LOCK_FILE,
     NOT_INCLUDED,
+    SECRETS,
     IgnoreRules,
     builtin_folder_reason,
     glob_spec,
-    is_hidden,
+    holds_secrets,
     is_lock_file,
     may_reinclude_builtin,
 )
@@ -178,9 +178,9 @@ class _Walk:
             builtin = builtin_folder_reason(entry.path, entry.name)
             if builtin and not (may_reinclude_builtin(entry.name) and rules.kbignore_reincludes(rel, True)):
                 return builtin, ""
-            return (HIDDEN, "") if is_hidden(rel, True) else rules.ignored_by(rel, True)
-        if is_hidden(rel, False):
-            return HIDDEN, ""
+            return rules.ignored_by(rel, True)
+        if holds_secrets(entry.name):
+            return SECRETS, "not read: credentials by convention"
         if is_lock_file(entry.name) and not rules.kbignore_reincludes(rel, False):
             return LOCK_FILE, ""
         if ignored := rules.ignored_by(rel, False):

@@ -1,6 +1,7 @@
 """Which paths of a project are left out by name: ignore files, --include/--exclude, and the
-folders and files no project wants in its knowledge base (tool output, dependencies, lock files,
-hidden files).
+folders and files no project wants in its knowledge base (tool output, caches, dependencies, lock
+files, files that hold secrets). Dot-files and dot-folders are content otherwise, as they are to
+git: ``.gitignore``, ``.editorconfig``, ``.readthedocs.yaml``, ``.github/`` say how a project works.
 
 Ignore files use git's syntax through pathspec's GitIgnoreSpec. Each folder's ``.gitignore``
 applies to its own subtree, a deeper file overriding a shallower one; ``.kbignore`` files are
@@ -24,12 +25,14 @@ TOOL_FOLDER = "tool or build folder"
 VIRTUAL_ENV = "virtual environment"
 VENDORED = "vendored"
 LOCK_FILE = "lock file"
-HIDDEN = "hidden"
+SECRETS = "may hold secrets"
 
 _VCS_FOLDERS = frozenset({".git", ".hg", ".svn"})
 _TOOL_FOLDERS = frozenset(
     {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox", ".nox", ".idea", ".vscode"}
     | {"build", "dist", "target", "out", ".next", ".nuxt", "coverage", "htmlcov"}
+    | {".cache", ".eggs", ".hypothesis", ".ipynb_checkpoints", ".gradle", ".terraform", ".direnv"}
+    | {".npm", ".yarn", ".pnpm-store", ".parcel-cache", ".turbo", ".svelte-kit", ".angular", ".dart_tool"}
 )
 _VENDORED_FOLDERS = frozenset({"node_modules", "bower_components", "vendor", "third_party", "external"})
 _VENV_NAMES = frozenset({".venv", "venv", "env"})
@@ -37,7 +40,9 @@ _LOCK_FILES = frozenset(
     {"package-lock.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock", "uv.lock", "Cargo.lock"}
     | {"composer.lock", "Gemfile.lock", "go.sum"}
 )
-_KEPT_DOTFILES = frozenset({".gitlab-ci.yml", ".pre-commit-config.yaml", ".env.example"})
+# Credentials by convention: never read, whatever the ignore files say. A .env template is kept.
+_SECRET_FILES = frozenset({".npmrc", ".pypirc", ".netrc", ".git-credentials", ".pgpass", ".htpasswd"})
+_ENV_TEMPLATES = frozenset({"example", "sample", "template", "dist", "defaults"})
 _IGNORE_FILE_LIMIT = 1024 * 1024
 
 
@@ -64,19 +69,12 @@ def may_reinclude_builtin(name: str) -> bool:
     return name not in _VCS_FOLDERS
 
 
-def is_hidden(rel: str, is_dir: bool) -> bool:
-    """Dot-files and dot-folders, except CI workflows (.github/workflows/*.yml), .gitlab-ci.yml,
-    .pre-commit-config.yaml and .env.example. ``rel``'s parent folders are taken as already allowed."""
-    parts = rel.split("/")
-    name = parts[-1]
-    if ".github" in parts[:-1]:
-        below = parts[parts.index(".github") + 1 :]
-        if below[0] != "workflows" or name.startswith("."):
-            return True
-        return not is_dir and not name.endswith((".yml", ".yaml"))
-    if is_dir:
-        return name.startswith(".") and name != ".github"
-    return name.startswith(".") and name not in _KEPT_DOTFILES
+def holds_secrets(name: str) -> bool:
+    """Files that by convention hold credentials: ``.env`` and ``.env.local`` (not ``.env.example``),
+    ``.npmrc``, ``.pypirc``, ``.netrc`` and the like."""
+    if name in _SECRET_FILES or name == ".env":
+        return True
+    return name.startswith(".env.") and name.removeprefix(".env.") not in _ENV_TEMPLATES
 
 
 def glob_spec(patterns: Sequence[str]) -> GitIgnoreSpec | None:

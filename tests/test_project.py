@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ingest.errors import KnowledgeBaseError
+from ingest.loaders.code import language_of, load_code
 from ingest.project import ProjectScan, Skipped, scan_project
 
 PROJECTS = Path(__file__).parents[2] / "shared" / "projects"
@@ -208,28 +209,31 @@ def test_lock_files_are_skipped(tmp_path: Path) -> None:
     assert taken(result) == {"package.json"}
 
 
-def test_hidden_files_except_ci_and_examples(tmp_path: Path) -> None:
-    make(
-        tmp_path,
-        {
-            ".env": "SECRET=1",
-            ".env.example": "SECRET=",
-            ".gitlab-ci.yml": "x: 1",
-            ".pre-commit-config.yaml": "repos: []",
-            ".github/workflows/ci.yml": "on: push",
-            ".github/workflows/notes.md": "x",
-            ".github/FUNDING.yml": "x",
-            ".github/ISSUE_TEMPLATE/bug.md": "x",
-            ".config/settings.json": "{}",
-            "docs/.draft.md": "x",
-        },
-    )
+def test_dot_files_are_content_as_in_git_but_credentials_are_never_read(tmp_path: Path) -> None:
+    secrets = [".env", ".env.local", ".env.production", ".npmrc", ".pypirc", ".netrc", "app/.env"]
+    content = [".env.example", ".env.sample", ".gitlab-ci.yml", ".pre-commit-config.yaml", ".gitignore"]
+    content += [".editorconfig", ".github/workflows/ci.yml", ".github/FUNDING.yml", ".github/ISSUE_TEMPLATE/bug.md"]
+    content += [".devcontainer/devcontainer.json", "docs/.draft.md", "app/.gitattributes"]
+    caches = [".cache/", ".gradle/", ".ipynb_checkpoints/", "web/.turbo/"]
+    files = {name: "SECRET=1" for name in secrets} | {name: "x: 1" for name in content}
+    make(tmp_path, files | {f"{folder}a.json": "{}" for folder in caches})
     result = scan(tmp_path, is_supported=lambda name, head: True)
-    sources = {f.path.relative_to(tmp_path).as_posix() for f in result.files}
-    assert sources == {".env.example", ".gitlab-ci.yml", ".pre-commit-config.yaml", ".github/workflows/ci.yml"}
-    assert taken(result) == sources  # document names keep their leading dots: .github is not github
-    hidden = [".env", ".github/workflows/notes.md", ".github/FUNDING.yml", ".github/ISSUE_TEMPLATE/", ".config/"]
-    assert reasons(result) == dict.fromkeys([*hidden, "docs/.draft.md"], "hidden")
+    assert taken(result) == set(content)  # document names keep their leading dots: .github is not github
+    assert reasons(result) == dict.fromkeys(secrets, "may hold secrets") | dict.fromkeys(caches, "tool or build folder")
+
+
+def test_a_kbignore_cannot_bring_credentials_back(tmp_path: Path) -> None:
+    make(tmp_path, {".env": "SECRET=1", ".kbignore": "!.env\n", "a.md": "x"})
+    result = scan(tmp_path, is_supported=lambda name, head: True)
+    assert reasons(result) == {".env": "may hold secrets"}
+    assert taken(result) == {"a.md", ".kbignore"}
+
+
+def test_git_dot_files_are_read_as_config() -> None:
+    for name, language in [(".gitignore", "gitignore"), (".gitattributes", "gitattributes"), (".flake8", "ini")]:
+        assert language_of(f"pkg/{name}") == (language, "config")
+    sections = load_code(b"# build output\ndist/\n*.egg-info/\n", ".gitignore", 10_000)
+    assert [(s.kind, s.language, s.first_line) for s in sections] == [("config", "gitignore", 1)]
 
 
 def test_binary_is_decided_by_content(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ One module per family of formats (text.py holds the decoding they share):
     images.py   .png .jpg .jpeg .webp .bmp .tif .tiff (by OCR: ocr.py)
     code.py     source code: .py .js .ts .java .go .c .cpp .cs .rs .php .rb .kt .sh .sql and more;
                 config: .toml .yaml .json .ini .cfg .xml .properties, Dockerfile, Makefile,
-                CMakeLists.txt, requirements*.txt, Pipfile, .editorconfig; an extensionless
+                CMakeLists.txt, requirements*.txt, Pipfile, .editorconfig, .gitignore,
+                .gitattributes; an extensionless
                 script by its #! line (python, sh/bash, node, ruby, php, perl)
 
 Nothing here executes or unpickles anything: files are read as bytes and handed to parsers that
