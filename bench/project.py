@@ -39,7 +39,7 @@ BENCH = REPO / "bench" / "project_questions.jsonl"
 HELDOUT = REPO / "bench" / "project_questions_2.jsonl"  # written blind later, never used to choose a setting
 PACKAGES = ("filelock", "httpx")
 KEYWORD_WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)
-CODE_SHARES = (0.4, 0.6, 1.0)  # beside the shipped code_keyword_share
+CODE_SHARES = (0.4, 0.5, 0.7, 0.8, 1.0)  # beside the shipped code_keyword_share
 
 
 def _questions(path: Path) -> list[dict[str, Any]]:
@@ -143,6 +143,8 @@ def _grid(quick: bool) -> list[dict[str, Any]]:
     if not quick:  # the shipped weights with code chunks weighted otherwise (0.4: as prose, the previous default)
         rows += [{"retrieval_mode": "hybrid", "code_keyword_share": share} for share in CODE_SHARES]
         rows.append({"retrieval_mode": "hybrid", "quoted_text_share": 0.0})
+        rows.append({"retrieval_mode": "hybrid", "code_query_in_english": False})
+        rows.append({"retrieval_mode": "hybrid", "code_query_in_english": False, "code_keyword_share": 0.8})
     return rows
 
 

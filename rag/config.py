@@ -37,13 +37,14 @@ class Settings(IngestSettings):
     keyword_weight: float = Field(0.4, ge=0, description="Weight of the BM25 list in fusion.")
     dense_weight: float = Field(0.6, ge=0, description="Weight of the dense list in fusion.")
     code_keyword_share: float = Field(
-        0.8,
+        0.6,
         ge=0,
         le=1,
         description=(
             "Hybrid mode, code and config chunks: the share of the fusion weight the BM25 list gets (the "
             "dense list the rest). The embedder matches a Chinese question to English code poorly, BM25 "
-            "with code words much better (bench/report.md, project section)."
+            "with code words better; chosen by the bench with code_query_in_english on (bench/report.md, "
+            "project section)."
         ),
     )
     code_glossary: bool = Field(
@@ -51,6 +52,15 @@ class Settings(IngestSettings):
         description=(
             "Keyword search also looks for the English programming words a Chinese question's terms "
             "stand for (删除 -> del, delete, remove; rag/glossary.py), so Chinese questions find English code."
+        ),
+    )
+    code_query_in_english: bool = Field(
+        True,
+        description=(
+            "Dense search of code and config chunks for a Chinese question uses the question as code words "
+            "it: its identifiers and English words, then the glossary's words for its Chinese terms "
+            "(rag/glossary.py code_query); the embedder matches that to English code far better. Prose is "
+            "searched with the question as asked."
         ),
     )
     quoted_text_share: float = Field(

@@ -10,6 +10,7 @@ search covers what it misses.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 from ingest.keywords import keyword_tokens
@@ -155,3 +156,18 @@ def code_words(question: str) -> list[str]:
     table = _table()
     found = [e for term in keyword_tokens(question) for e in table.get(term, ())]
     return list(dict.fromkeys(found))
+
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_ASCII_RUN = re.compile(r"[A-Za-z0-9_$](?:[A-Za-z0-9_$.:\-]*[A-Za-z0-9_$])?")
+
+
+def code_query(question: str) -> str | None:
+    """A Chinese question as code words it: the identifiers and English words it holds, as written,
+    then the English programming words its Chinese terms stand for (``code_words``). The embedder
+    matches that to English code far better than the Chinese sentence (bench/report.md, project
+    section). None for a question without Chinese, or without any such word: it is searched as asked."""
+    if not _CJK.search(question):
+        return None
+    words = [*_ASCII_RUN.findall(question), *code_words(question)]
+    return " ".join(dict.fromkeys(words)) or None

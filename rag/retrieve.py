@@ -14,7 +14,9 @@ Either way 1.0 means "best in every retriever used"; bench/report.md compares th
 Code and config chunks are weighted by ``code_keyword_share`` instead: the embedder finds the
 right prose for a paraphrased question, but matches a Chinese question to English code poorly,
 where BM25 with the code words of rag/glossary.py does better (bench/report.md, project section).
-The weights of either kind sum to the same, so 1.0 keeps its meaning.
+Their dense side comes from a second search with the question as code words it
+(``code_query_in_english``: glossary.code_query), run only when the candidates hold code. The
+weights of either kind sum to the same, so 1.0 keeps its meaning.
 
 Text the question quotes (rag/quoted.py) then decides ``quoted_text_share`` of every score: the
 share of the quote a candidate holds verbatim, 0..1 like the rest.
@@ -30,13 +32,14 @@ from ingest.embeddings import Embedder
 from ingest.stores import KnowledgeStore
 from ingest.types import StoredChunk
 from rag.config import FusionMethod, Settings
-from rag.glossary import code_words
+from rag.glossary import code_query, code_words
 from rag.quoted import quoted_fragments, quoted_share
 from rag.types import RetrievedChunk
 
 CODE_KINDS = frozenset({"code", "config"})
 Scored = list[tuple[int, float]]  # (passage id, retriever's score, higher is better), best first
 Fused = tuple[int, float, int | None, int | None]  # (passage id, 0..1 score, keyword rank, dense rank)
+Ranked = tuple[Scored, dict[int, float], dict[int, int]]  # a list, its min-max scores, its 1-based ranks
 
 
 @dataclass(frozen=True)
@@ -75,14 +78,20 @@ def _min_max(found: Scored) -> dict[int, float]:
     return {cid: (s - low) / span if span > 0 else 1.0 for cid, s in found}
 
 
-def fuse(keyword: Scored, dense: Scored, weights: FusionWeights, code: Collection[int] = ()) -> list[Fused]:
-    """Fused candidates: (passage id, 0..1 score, keyword rank, dense rank), best first; the ids in
-    ``code`` (code and config chunks) are weighted by ``weights.for_code()``."""
-    keyword_rank = {cid: rank for rank, (cid, _) in enumerate(keyword, start=1)}
-    dense_rank = {cid: rank for rank, (cid, _) in enumerate(dense, start=1)}
-    lists = [(keyword, _min_max(keyword), keyword_rank), (dense, _min_max(dense), dense_rank)]
+def _ranked(found: Scored) -> Ranked:
+    return found, _min_max(found), {cid: rank for rank, (cid, _) in enumerate(found, start=1)}
 
-    def scorer(used: FusionWeights) -> Callable[[int], float]:
+
+def fuse(
+    keyword: Scored, dense: Scored, weights: FusionWeights, code: Collection[int] = (), code_dense: Scored | None = None
+) -> list[Fused]:
+    """Fused candidates: (passage id, 0..1 score, keyword rank, dense rank), best first; the ids in
+    ``code`` (code and config chunks) are weighted by ``weights.for_code()`` and take their dense
+    side from ``code_dense`` when it is given (the question as code words it: glossary.code_query)."""
+    keyword_list, dense_list = _ranked(keyword), _ranked(dense)
+    code_dense_list = _ranked(code_dense) if code_dense is not None else dense_list
+
+    def scorer(used: FusionWeights, lists: tuple[Ranked, Ranked]) -> Callable[[int], float]:
         weighted = zip((used.keyword, used.dense), lists, strict=True)
         parts = [(w, norm, ranks) for w, (found, norm, ranks) in weighted if w and found]
         if not parts:
@@ -93,10 +102,14 @@ def fuse(keyword: Scored, dense: Scored, weights: FusionWeights, code: Collectio
         best = sum(w / (used.rrf_k + 1) for w, _, _ in parts)
         return lambda cid: sum(w / (used.rrf_k + ranks[cid]) for w, _, ranks in parts if cid in ranks) / best
 
-    prose_score, code_score = scorer(weights), scorer(weights.for_code())
+    prose_score = scorer(weights, (keyword_list, dense_list))
+    code_score = scorer(weights.for_code(), (keyword_list, code_dense_list))
+    keyword_rank, dense_rank, code_dense_rank = keyword_list[2], dense_list[2], code_dense_list[2]
     fused = [
-        (cid, (code_score if cid in code else prose_score)(cid), keyword_rank.get(cid), dense_rank.get(cid))
-        for cid in dict.fromkeys([c for c, _ in keyword] + [c for c, _ in dense])
+        (cid, code_score(cid), keyword_rank.get(cid), code_dense_rank.get(cid))
+        if cid in code
+        else (cid, prose_score(cid), keyword_rank.get(cid), dense_rank.get(cid))
+        for cid in dict.fromkeys([c for c, _ in keyword] + [c for c, _ in dense] + [c for c, _ in code_dense or []])
     ]
     fused.sort(key=lambda item: (-item[1], item[0]))
     return fused
@@ -143,20 +156,35 @@ class Retriever:
             vector = self.embedder.encode_query(query)
             dense = self.kb.dense_search(vector, settings.candidates, settings.window_mean_weight)
         quotes = quoted_fragments(query) if settings.quoted_text_share else []
+        english = code_query(query) if settings.code_query_in_english and weights.dense else None
         candidates: dict[int, StoredChunk] = {}
-        if weights.for_code() != weights or quotes:  # every candidate's kind or text is needed
+        if weights.for_code() != weights or quotes or english:  # every candidate's kind or text is needed
             candidates = self.kb.passages(dict.fromkeys([pid for pid, _ in keyword] + [pid for pid, _ in dense]))
         code = {pid for pid, chunk in candidates.items() if chunk.kind in CODE_KINDS}
-        fused = fuse(keyword, dense, weights, code)
+        code_dense: Scored | None = None
+        if english and code:  # a second dense search, only where the question finds code at all
+            assert self.embedder is not None
+            vector = self.embedder.encode_query(english)
+            code_dense = self.kb.dense_search(vector, settings.candidates, settings.window_mean_weight)
+            candidates |= self.kb.passages(pid for pid, _ in code_dense if pid not in candidates)
+            code = {pid for pid, chunk in candidates.items() if chunk.kind in CODE_KINDS}
+        fused = fuse(keyword, dense, weights, code, code_dense)
         if quotes:
             fused = quoted_first(fused, quotes, candidates, settings.quoted_text_share)
         fused = [f for f in fused if f[1] >= settings.score_threshold]
         if not settings.reranker:
             fused = fused[: k or settings.top_k]  # only a reranker needs the texts of every candidate
         candidates |= self.kb.passages(pid for pid, *_ in fused if pid not in candidates)
-        bm25, cosine = dict(keyword), dict(dense)
+        bm25, cosine, code_cosine = dict(keyword), dict(dense), dict(code_dense or [])
         results = [
-            RetrievedChunk(candidates[pid], score, kr, dr, keyword_score=bm25.get(pid), dense_score=cosine.get(pid))
+            RetrievedChunk(
+                candidates[pid],
+                score,
+                kr,
+                dr,
+                keyword_score=bm25.get(pid),
+                dense_score=(code_cosine if pid in code and code_dense is not None else cosine).get(pid),
+            )
             for pid, score, kr, dr in fused
             if pid in candidates
         ]

@@ -99,3 +99,13 @@ def test_a_chinese_question_finds_english_code_through_the_glossary(tmp_path: Pa
     off = on.model_copy(update={"code_glossary": False})
     assert all(r.chunk.text != code[0] for r in Retriever(kb, None, off).ranked("从词典里删掉一个词是怎么实现的？", 1))
     kb.close()
+
+
+def test_the_code_query_is_a_chinese_question_in_the_words_of_code() -> None:
+    from rag.glossary import code_query
+
+    # Identifiers and English words as written, first; then the glossary's words for the Chinese terms.
+    assert code_query("jieba.cut 的 HMM 参数默认开吗？") == "jieba.cut HMM arg args argument param params default"
+    assert code_query("从词典里删掉一个词是怎么实现的？") == "dict dictionary del delete remove"
+    assert code_query("How does del_word work?") is None  # English already: searched as asked
+    assert code_query("这是什么意思？") is None  # no word code would use

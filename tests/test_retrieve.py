@@ -15,6 +15,7 @@ from rag.config import Settings
 from rag.retrieve import FusionWeights, Retriever, fuse, merge_neighbours, weights_for
 from rag.types import RetrievedChunk
 
+PROJECTS = Path(__file__).parents[2] / "shared" / "projects"
 KEYWORD = [(1, 12.0), (2, 6.0), (3, 2.0)]  # BM25 scores, best first
 DENSE = [(2, 0.9), (4, 0.7)]  # cosine similarities
 
@@ -179,3 +180,42 @@ def test_reranker_reorders_by_the_cross_encoders_scores(settings: Settings, buil
     assert [r.rerank_score for r in reranked] == pytest.approx([by_id[r.chunk.id] for r in reranked], abs=1e-5)
     assert [r.rerank_score for r in reranked] == sorted((r.rerank_score for r in reranked), reverse=True)
     kb.close()
+
+
+def test_code_chunks_take_their_dense_side_from_the_code_query() -> None:
+    weights = FusionWeights(keyword=0.4, dense=0.6, rrf_k=60, method="score", code_keyword_share=0.6)
+    code_dense = [(4, 0.8), (1, 0.5), (2, 0.4)]  # the question as code words it: code chunks 1 and 4 rank otherwise
+    fused = {cid: (score, kr, dr) for cid, score, kr, dr in fuse(KEYWORD, DENSE, weights, {1, 4}, code_dense)}
+    # Code chunk 4: no keyword hit, best of the code query (min-max 1): its 0.4 dense share.
+    assert fused[4] == (pytest.approx(0.4), None, 1)
+    # Code chunk 1: best BM25 (0.6) plus 0.25 of the code query's range (0.4 x 0.25).
+    assert fused[1] == (pytest.approx(0.6 + 0.4 * 0.25), 1, 2)
+    # Prose chunk 2 keeps the question's own dense list, whatever the code query says of it.
+    assert fused[2] == (pytest.approx(0.4 * 0.4 + 0.6), 2, 1)
+    assert fuse(KEYWORD, DENSE, weights, {1, 4}) != fuse(KEYWORD, DENSE, weights, {1, 4}, code_dense)
+
+
+def test_a_chinese_question_finds_english_code_by_the_code_query(tmp_path: Path) -> None:
+    """jieba's README (Chinese) and its __init__.py: the Chinese question shares no word with the check
+    that raises "must be utf-8"; the code query (UTF-8 user dict dictionary file encode encoding) does."""
+    source = tmp_path / "jieba"
+    (source / "jieba").mkdir(parents=True)
+    (source / "README.md").write_bytes((PROJECTS / "jieba" / "README.md").read_bytes())
+    (source / "jieba" / "__init__.py").write_bytes((PROJECTS / "jieba" / "jieba" / "__init__.py").read_bytes())
+    settings = Settings(data_dir=tmp_path / "kb")
+    pipeline.build_from_folder(settings, "p", source)
+    kb = pipeline.open_kb(settings, "p")
+    question = "用户词典文件的编码不是 UTF-8 时会报什么错？"
+    embedder = get_embedder(settings.embedder)
+
+    def rank(code_query_in_english: bool) -> int | None:
+        configured = settings.model_copy(update={"code_query_in_english": code_query_in_english})
+        results = Retriever(kb, embedder, configured).ranked(question, 10)
+        return next((n for n, r in enumerate(results, 1) if "must be utf-8" in r.chunk.text), None)
+
+    try:
+        with_code_query, as_asked = rank(True), rank(False)
+    finally:
+        kb.close()
+    assert with_code_query is not None and with_code_query <= 4
+    assert as_asked is None or as_asked > with_code_query
