@@ -140,7 +140,7 @@ def _grid(quick: bool) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = [{"retrieval_mode": "keyword"}, {"retrieval_mode": "dense"}]
     weights = (0.4,) if quick else KEYWORD_WEIGHTS
     rows += [{"retrieval_mode": "hybrid", "keyword_weight": w, "dense_weight": round(1 - w, 2)} for w in weights]
-    if not quick:  # the shipped weights with code chunks weighted otherwise (0.4: as prose, the previous default)
+    if not quick:  # the shipped weights with code chunks weighted otherwise (0.4: as prose)
         rows += [{"retrieval_mode": "hybrid", "code_keyword_share": share} for share in CODE_SHARES]
         rows.append({"retrieval_mode": "hybrid", "quoted_text_share": 0.0})
         rows.append({"retrieval_mode": "hybrid", "code_query_in_english": False})

@@ -20,7 +20,7 @@ def _label(row: dict[str, Any]) -> str:
         return "hybrid, code by the question as asked"
     if "code_keyword_share" in retrieval:
         share = retrieval["code_keyword_share"]
-        return f"hybrid, code chunks k={share:g}" + (" (as prose: the previous default)" if share == 0.4 else "")
+        return f"hybrid, code chunks k={share:g}" + (" (as prose)" if share == 0.4 else "")
     return f"hybrid k={retrieval['keyword_weight']:g} d={retrieval['dense_weight']:g}"
 
 

@@ -18,7 +18,7 @@ from functools import cache
 
 _WORDLIKE = re.compile(r"[^\W_]")
 # An identifier-like run: starts and ends with a letter/digit/_/$, may hold . : - inside (a.b, a::b, a-b).
-_ASCII_RUN = re.compile(r"[A-Za-z0-9_$](?:[A-Za-z0-9_$.:\-]*[A-Za-z0-9_$])?")
+ASCII_RUN = re.compile(r"[A-Za-z0-9_$](?:[A-Za-z0-9_$.:\-]*[A-Za-z0-9_$])?")
 _SEGMENTS = re.compile(r"(?<![0-9])\.|\.(?![0-9])|[:$]+")  # a.b, a::b; not the dot of 3.5
 _JOINERS = re.compile(r"[_\-]+")  # snake_case, kebab-case
 _NUMBER = re.compile(r"v?[0-9]+(?:\.[0-9]+)*")  # 3.5, v1.2.3: one term, never split at its dots
@@ -63,7 +63,7 @@ def keyword_tokens(text: str) -> list[str]:
     rest, lower-cased, without stopwords."""
     terms: list[str] = []
     position = 0
-    for match in _ASCII_RUN.finditer(text):
+    for match in ASCII_RUN.finditer(text):
         if match.start() > position:
             terms += _jieba().lcut_for_search(text[position : match.start()].lower())
         terms += identifier_terms(match.group())

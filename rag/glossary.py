@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from ingest.keywords import keyword_tokens
+from ingest.keywords import ASCII_RUN, keyword_tokens
 
 _GLOSSARY = """
 删除 删掉 删 移除 去掉: del delete remove
@@ -159,7 +159,6 @@ def code_words(question: str) -> list[str]:
 
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
-_ASCII_RUN = re.compile(r"[A-Za-z0-9_$](?:[A-Za-z0-9_$.:\-]*[A-Za-z0-9_$])?")
 
 
 def code_query(question: str) -> str | None:
@@ -169,5 +168,5 @@ def code_query(question: str) -> str | None:
     section). None for a question without Chinese, or without any such word: it is searched as asked."""
     if not _CJK.search(question):
         return None
-    words = [*_ASCII_RUN.findall(question), *code_words(question)]
+    words = [*ASCII_RUN.findall(question), *code_words(question)]
     return " ".join(dict.fromkeys(words)) or None

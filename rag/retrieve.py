@@ -166,8 +166,9 @@ class Retriever:
             assert self.embedder is not None
             vector = self.embedder.encode_query(english)
             code_dense = self.kb.dense_search(vector, settings.candidates, settings.window_mean_weight)
-            candidates |= self.kb.passages(pid for pid, _ in code_dense if pid not in candidates)
-            code = {pid for pid, chunk in candidates.items() if chunk.kind in CODE_KINDS}
+            added = self.kb.passages(pid for pid, _ in code_dense if pid not in candidates)
+            candidates |= added
+            code |= {pid for pid, chunk in added.items() if chunk.kind in CODE_KINDS}
         fused = fuse(keyword, dense, weights, code, code_dense)
         if quotes:
             fused = quoted_first(fused, quotes, candidates, settings.quoted_text_share)

@@ -14,6 +14,7 @@ CORPUS = REPO / "tests" / "corpus"
 SHARED = REPO.parent / "shared"
 CHATGLM2_TOKENIZER = SHARED / "models" / "chatglm2-6b" / "tokenizer.model"
 DEV_QUESTIONS = SHARED / "eval" / "dev_questions.jsonl"
+PROJECTS = SHARED / "projects"
 
 
 @pytest.fixture(autouse=True)

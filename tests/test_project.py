@@ -8,12 +8,12 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from conftest import PROJECTS
 
 from ingest.errors import KnowledgeBaseError
 from ingest.loaders.code import language_of, load_code
 from ingest.project import ProjectScan, Skipped, scan_project
 
-PROJECTS = Path(__file__).parents[2] / "shared" / "projects"
 SUPPORTED = {".md", ".txt", ".py", ".js", ".css", ".json", ".csv", ".yml", ".yaml", ".log", ".html", ".pdf"}
 MB = 1024 * 1024
 

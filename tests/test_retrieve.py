@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import DEV_QUESTIONS
+from conftest import DEV_QUESTIONS, PROJECTS
 
 from ingest import pipeline
 from ingest.embeddings import get_embedder
@@ -15,7 +15,6 @@ from rag.config import Settings
 from rag.retrieve import FusionWeights, Retriever, fuse, merge_neighbours, weights_for
 from rag.types import RetrievedChunk
 
-PROJECTS = Path(__file__).parents[2] / "shared" / "projects"
 KEYWORD = [(1, 12.0), (2, 6.0), (3, 2.0)]  # BM25 scores, best first
 DENSE = [(2, 0.9), (4, 0.7)]  # cosine similarities
 
