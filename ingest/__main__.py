@@ -29,7 +29,7 @@ EXAMPLES = """examples:
   python -m ingest remove --kb corpus notes.md                   remove documents
   python -m ingest list --kb corpus                              documents and chunk counts
   python -m ingest stats --kb corpus                             sizes, embedder, index generation
-  python -m ingest rebuild --kb corpus                           re-embed everything (new embedder)
+  python -m ingest rebuild --kb corpus                           apply new settings (embedder, chunks, windows)
   python -m ingest migrate --kb corpus --to milvus               copy it into Milvus (KBA_MILVUS_URI)
   python -m ingest kbs                                           knowledge bases on this machine
 
@@ -111,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     command("remove", "remove documents by name").add_argument("names", nargs="+", metavar="NAME")
     command("list", "list documents with their chunk counts")
     command("stats", "show size, embedder and index details")
-    command("rebuild", "re-parse and re-embed every document with the current settings")
+    command("rebuild", "re-parse every document with the current settings, embedding what they change")
     migrate = command("migrate", "copy a knowledge base to the other store backend, embedding nothing again")
     migrate.add_argument("--to", choices=["milvus", "embedded"], required=True, help="the backend to copy it into")
     command("kbs", "list the knowledge bases")

@@ -56,7 +56,12 @@ def migrate(
         source = stores.open_store(source_settings, kb_name)
         try:
             report = stores.replace_store(
-                target_settings, kb_name, source.embedder_name, source.dim, lambda t: _copy(source, t, progress)
+                target_settings,
+                kb_name,
+                source.embedder_name,
+                source.dim,
+                lambda t: _copy(source, t, progress),
+                source.window_chars,
             )
         finally:
             source.close()

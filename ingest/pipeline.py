@@ -60,7 +60,7 @@ def open_kb(settings: IngestSettings, name: str) -> KnowledgeStore:
 def create_kb(settings: IngestSettings, name: str) -> KnowledgeStore:
     """Create an empty knowledge base for the configured embedder."""
     embedder = get_embedder(settings.embedder)
-    return stores.create_store(settings, name, embedder.name, embedder.dim)
+    return stores.create_store(settings, name, embedder.name, embedder.dim, settings.window_chars)
 
 
 def delete_kb(settings: IngestSettings, name: str) -> None:
@@ -143,18 +143,38 @@ def remove_documents(
 def rebuild(settings: IngestSettings, kb_name: str, progress: Progress = _no_progress) -> IngestReport:
     """Re-parse and re-embed every stored document with the current settings (e.g. a new embedder).
 
-    The new knowledge base is built beside the old one and swapped in when complete. A document
-    whose stored original is missing is kept, rebuilt from its stored chunks, and reported as
-    failed (so the command exits non-zero): nothing is dropped without a word.
+    The new knowledge base is built beside the old one and swapped in when complete. A chunk
+    whose text the old one holds takes its vectors from there when they were made by the same
+    embedder with the same window size. A document whose stored original is missing is kept,
+    rebuilt from its stored chunks, and reported as failed (so the command exits non-zero):
+    nothing is dropped without a word.
     """
     with _lock(settings, kb_name, f"the rebuild of '{kb_name}'", progress):
         if not stores.store_exists(settings, kb_name):
             raise KnowledgeBaseNotFound(f"knowledge base '{kb_name}' does not exist")
         originals = stored_originals(settings, kb_name)
         embedder = get_embedder(settings.embedder)
-        return stores.replace_store(
-            settings, kb_name, embedder.name, embedder.dim, lambda kb: _rebuild_into(kb, settings, originals, progress)
-        )
+
+        def fill(kb: KnowledgeStore) -> IngestReport:
+            with _reusable_store(settings, kb_name, embedder.name) as previous:
+                return _rebuild_into(kb, settings, originals, progress, previous)
+
+        return stores.replace_store(settings, kb_name, embedder.name, embedder.dim, fill, settings.window_chars)
+
+
+@contextlib.contextmanager
+def _reusable_store(settings: IngestSettings, kb_name: str, embedder_name: str) -> Iterator[KnowledgeStore | None]:
+    """The knowledge base as it is, open for reading, if its vectors are what ``settings`` would
+    make now (same embedder, same recorded window size); else None."""
+    try:
+        store = stores.open_store(settings, kb_name, embedder_name)
+    except KnowledgeBaseError:  # another embedder, or an index this version cannot read
+        yield None
+        return
+    try:
+        yield store if store.window_chars == settings.window_chars else None
+    finally:
+        store.close()
 
 
 def upgrade_if_unreadable(
@@ -275,7 +295,11 @@ def _ingest_into(
 
 
 def _rebuild_into(
-    kb: KnowledgeStore, settings: IngestSettings, originals: list[StoredOriginal], progress: Progress
+    kb: KnowledgeStore,
+    settings: IngestSettings,
+    originals: list[StoredOriginal],
+    progress: Progress,
+    previous: KnowledgeStore | None,
 ) -> IngestReport:
     started = time.perf_counter()
     report = IngestReport()
@@ -294,7 +318,7 @@ def _rebuild_into(
                 pending.append(doc)
                 report.added.append(doc.name)
         progress("parse", done, len(originals))
-    report.chunks_embedded, report.chunks_reused = _embed(kb, pending, settings, progress)
+    report.chunks_embedded, report.chunks_reused = _embed(kb, pending, settings, progress, previous)
     if pending:
         kb.apply(pending, [], progress)
     report.seconds = time.perf_counter() - started
@@ -359,15 +383,25 @@ def _prepare(
 
 
 def _embed(
-    kb: KnowledgeStore, docs: list[PreparedDocument], settings: IngestSettings, progress: Progress
+    kb: KnowledgeStore,
+    docs: list[PreparedDocument],
+    settings: IngestSettings,
+    progress: Progress,
+    previous: KnowledgeStore | None = None,
 ) -> tuple[int, int]:
-    """Fill in each document's window vectors, reusing known ones; returns (embedded, reused) chunk counts."""
+    """Fill in each document's window vectors, reusing those ``kb`` (or ``previous``, the store a
+    rebuild replaces) holds for the same text; returns (embedded, reused) chunk counts. New vectors
+    use the window size ``kb`` records, so that all of its vectors are alike; a knowledge base
+    that records none (written by an older version) takes the configured one."""
     texts = [c.text for d in docs for c in d.chunks]
     if not texts:
         return 0, 0
     shas = [text_sha(t) for t in texts]
     reused = kb.known_vectors(shas)
+    if previous is not None:
+        reused |= previous.known_vectors(s for s in shas if s not in reused)
     missing = list(dict.fromkeys(s for s in shas if s not in reused))
+    window_chars = kb.window_chars or settings.window_chars
     text_of = dict(zip(shas, texts, strict=False))
     embedder: Embedder = get_embedder(settings.embedder)
     fresh: dict[str, np.ndarray] = {}
@@ -375,7 +409,7 @@ def _embed(
     progress("embed", 0, len(missing))
     for start in range(0, len(missing), batch):
         part = missing[start : start + batch]
-        windows = [window_texts(text_of[sha], settings.window_chars) for sha in part]
+        windows = [window_texts(text_of[sha], window_chars) for sha in part]
         rows = embedder.encode_passages([w for chunk in windows for w in chunk])
         offsets = np.cumsum([0] + [len(chunk) for chunk in windows])
         fresh.update((sha, rows[a:b]) for sha, a, b in zip(part, offsets[:-1], offsets[1:], strict=True))

@@ -55,7 +55,7 @@ def test_a_migrated_knowledge_base_holds_and_answers_the_same_and_the_source_sta
     settings: Settings, source: str
 ) -> None:
     target = "milvus" if source == "embedded" else "embedded"
-    from_settings = settings.model_copy(update={"store": source})
+    from_settings = settings.model_copy(update={"store": source, "window_chars": 120})  # not the configured size
     to_settings = settings.model_copy(update={"store": target})
     pipeline.build_from_folder(from_settings, "kb", CORPUS)
     original = pipeline.open_kb(from_settings, "kb")
@@ -69,6 +69,7 @@ def test_a_migrated_knowledge_base_holds_and_answers_the_same_and_the_source_sta
 
     copy = pipeline.open_kb(to_settings, "kb")
     assert _snapshot(copy) == before and report.documents == len(before["documents"])
+    assert copy.window_chars == original.window_chars == 120  # the copied vectors keep their window size
     assert _answers(settings, copy) == _answers(settings, original)
     assert ("copy", report.documents, report.documents) in events and events[0] == ("copy", 0, report.documents)
     assert _snapshot(original) == before and original.generation == generation  # the source is only read

@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import BOTH_BACKENDS, CORPUS, EMBEDDED_ONLY, REPO, cli_env
 
@@ -19,6 +20,8 @@ from ingest import pipeline
 from ingest.errors import IndexMismatch, InvalidName, KnowledgeBaseBusy, KnowledgeBaseNotFound
 from ingest.locks import write_lock
 from ingest.pipeline import IncomingFile
+from ingest.stores import text_sha
+from ingest.windows import window_texts
 from rag.config import Settings
 
 pytestmark = BOTH_BACKENDS
@@ -241,6 +244,67 @@ def test_rebuild_reembeds_with_the_new_embedder(settings: Settings, built_kb: st
     report = pipeline.rebuild(bigger_chunks, built_kb)
     assert sorted(report.added) == sorted(p.name for p in CORPUS.iterdir()) and report.chunks_embedded > 0
     assert set(_names(settings, built_kb)) == {p.name for p in CORPUS.iterdir()}
+
+
+def _vectors(settings: Settings, kb: str) -> dict[str, np.ndarray]:
+    """Each distinct chunk text's window vectors, by text."""
+    store = pipeline.open_kb(settings, kb)
+    try:
+        texts = {c.text for d in store.documents() for c in store.chunks_of(d.name)}
+        found = store.known_vectors(text_sha(t) for t in texts)
+        return {t: found[text_sha(t)] for t in texts}
+    finally:
+        store.close()
+
+
+def test_a_rebuild_with_the_same_embedder_and_windows_reuses_every_vector(settings: Settings, built_kb: str) -> None:
+    before = _vectors(settings, built_kb)
+    report = pipeline.rebuild(settings, built_kb)
+    assert sorted(report.added) == sorted(p.name for p in CORPUS.iterdir())
+    assert report.chunks_embedded == 0 and report.chunks_reused >= len(before)
+    after = _vectors(settings, built_kb)
+    assert after.keys() == before.keys()
+    assert all(np.array_equal(after[t], before[t]) for t in before)
+
+
+def test_a_rebuild_with_another_window_size_embeds_again_and_records_it(settings: Settings, built_kb: str) -> None:
+    before = _vectors(settings, built_kb)
+    smaller = settings.model_copy(update={"window_chars": settings.window_chars // 3})
+    report = pipeline.rebuild(smaller, built_kb)
+    assert report.chunks_reused == 0 and report.chunks_embedded == len(before)
+    after = _vectors(settings, built_kb)
+    assert all(len(after[t]) == len(window_texts(t, smaller.window_chars)) for t in after)
+    assert sum(map(len, after.values())) > sum(map(len, before.values()))
+    store = pipeline.open_kb(settings, built_kb)
+    assert store.window_chars == smaller.window_chars and store.stats()["window_chars"] == smaller.window_chars
+    store.close()
+
+
+def test_new_vectors_use_the_window_size_the_knowledge_base_records(
+    settings: Settings, built_kb: str, tmp_path: Path
+) -> None:
+    note = tmp_path / "windows.md"
+    note.write_text("。".join(f"第{i}句讲的是窗口大小与向量的关系" for i in range(40)) + "。", encoding="utf-8")
+    other = settings.model_copy(update={"window_chars": settings.window_chars // 3})
+    pipeline.add_files(other, built_kb, [IncomingFile(note.name, note)])
+    store = pipeline.open_kb(settings, built_kb)
+    [chunk, *_] = store.chunks_of(note.name)
+    [vectors] = store.known_vectors([text_sha(chunk.text)]).values()
+    store.close()
+    assert len(vectors) == len(window_texts(chunk.text, settings.window_chars))
+    assert len(window_texts(chunk.text, other.window_chars)) > len(vectors)  # what the configured size makes
+
+
+@EMBEDDED_ONLY
+def test_a_knowledge_base_that_records_no_window_size_is_embedded_again_by_a_rebuild(
+    settings: Settings, built_kb: str
+) -> None:
+    with sqlite3.connect(settings.kb_dir(built_kb) / "kb.sqlite") as db:
+        db.execute("DELETE FROM meta WHERE key = 'window_chars'")  # as versions before it was recorded wrote it
+    assert pipeline.open_kb(settings, built_kb).window_chars is None
+    report = pipeline.rebuild(settings, built_kb)
+    assert report.chunks_reused == 0 and report.chunks_embedded > 0
+    assert pipeline.open_kb(settings, built_kb).window_chars == settings.window_chars
 
 
 def test_delete_kb(settings: Settings, built_kb: str) -> None:

@@ -82,11 +82,14 @@ def open_store(
     return EmbeddedStore.open(settings.kb_dir(name), embedder_name, writable)
 
 
-def create_store(settings: IngestSettings, name: str, embedder_name: str, dim: int) -> KnowledgeStore:
-    """Create an empty knowledge base, open for writing."""
+def create_store(
+    settings: IngestSettings, name: str, embedder_name: str, dim: int, window_chars: int | None = None
+) -> KnowledgeStore:
+    """Create an empty knowledge base, open for writing, that records the window size its vectors
+    are embedded with (None: not recorded)."""
     if _milvus(settings):
-        return _admin().create_store(settings, validate_kb_name(name), embedder_name, dim)
-    return EmbeddedStore.create(settings.kb_dir(name), embedder_name, dim)
+        return _admin().create_store(settings, validate_kb_name(name), embedder_name, dim, window_chars)
+    return EmbeddedStore.create(settings.kb_dir(name), embedder_name, dim, window_chars)
 
 
 def delete_store(settings: IngestSettings, name: str) -> None:
@@ -119,17 +122,22 @@ def recover_interrupted(settings: IngestSettings, name: str) -> None:
 
 
 def replace_store(
-    settings: IngestSettings, name: str, embedder_name: str, dim: int, fill: Callable[[KnowledgeStore], T]
+    settings: IngestSettings,
+    name: str,
+    embedder_name: str,
+    dim: int,
+    fill: Callable[[KnowledgeStore], T],
+    window_chars: int | None = None,
 ) -> T:
-    """Build a new, empty store for ``name`` beside the old one, ``fill`` it, and swap it in whole
-    (hold the write lock). If ``fill`` fails, the old store is untouched. With no old store, the
-    filled one appears whole (a migration)."""
+    """Build a new, empty store for ``name`` beside the old one (recording ``window_chars`` as
+    create_store does), ``fill`` it, and swap it in whole (hold the write lock). If ``fill`` fails,
+    the old store is untouched. With no old store, the filled one appears whole (a migration)."""
     if _milvus(settings):
-        return _admin().replace_store(settings, validate_kb_name(name), embedder_name, dim, fill)
+        return _admin().replace_store(settings, validate_kb_name(name), embedder_name, dim, window_chars, fill)
     folder = settings.kb_dir(name)
     staging = folder.with_name(f".{name}.rebuilding")
     shutil.rmtree(staging, ignore_errors=True)
-    new = EmbeddedStore.create(staging, embedder_name, dim)
+    new = EmbeddedStore.create(staging, embedder_name, dim, window_chars)
     try:
         result = fill(new)
     except BaseException:

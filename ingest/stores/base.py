@@ -89,6 +89,7 @@ class KnowledgeStore(ABC):
     name: str
     embedder_name: str
     dim: int
+    window_chars: int | None  # the window size its vectors were embedded with (None: not recorded)
     read_only: bool
 
     # --- reading ---
@@ -145,7 +146,7 @@ class KnowledgeStore(ABC):
 
     @abstractmethod
     def stats(self) -> dict[str, int | str]:
-        """Sizes and settings, for people."""
+        """Sizes and settings, for people (``window_chars`` where the store records it)."""
 
     # --- writing (hold write_lock) ---
 

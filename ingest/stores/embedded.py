@@ -67,6 +67,7 @@ class EmbeddedStore(KnowledgeStore):
             )
             self.embedder_name: str = meta["embedder"]
             self.dim = int(meta["dim"])
+            self.window_chars = int(meta["window_chars"]) if "window_chars" in meta else None
         except (sqlite3.DatabaseError, KeyError, ValueError) as error:
             self._db.close()
             raise IndexMismatch(
@@ -79,8 +80,9 @@ class EmbeddedStore(KnowledgeStore):
     # --- opening and creating ---
 
     @classmethod
-    def create(cls, folder: Path, embedder_name: str, dim: int) -> EmbeddedStore:
-        """Make a new, empty knowledge base (writable); the folder appears whole or not at all."""
+    def create(cls, folder: Path, embedder_name: str, dim: int, window_chars: int | None = None) -> EmbeddedStore:
+        """Make a new, empty knowledge base (writable) whose vectors are embedded in windows of
+        ``window_chars``; the folder appears whole or not at all."""
         if (folder / sqlite.DB_NAME).exists():
             raise KnowledgeBaseError(f"knowledge base '{folder.name}' already exists")
         staging = folder.with_name(f".{folder.name}.creating-{os.getpid()}")
@@ -92,6 +94,8 @@ class EmbeddedStore(KnowledgeStore):
                 f"cannot create knowledge base '{folder.name}': {folder.parent} is read-only"
             ) from None
         meta = {"embedder": embedder_name, "dim": str(dim), "generation": "0", "created_at": rows.now()}
+        if window_chars is not None:
+            meta["window_chars"] = str(window_chars)
         sqlite.create_database(staging / sqlite.DB_NAME, meta)
         if folder.exists() and not any(folder.iterdir()):
             folder.rmdir()
@@ -225,6 +229,7 @@ class EmbeddedStore(KnowledgeStore):
             "characters": chars,
             "embedder": self.embedder_name,
             "dim": self.dim,
+            **({"window_chars": self.window_chars} if self.window_chars else {}),
             "generation": self.generation,
             "disk_bytes": disk,
         }

@@ -45,7 +45,7 @@ class MilvusStore(KnowledgeStore):
         self._originals = originals
         self._guard = threading.RLock()
         self._live: tuple[str, int, dict[int, LiveDocument]] = ("", -1, {})
-        self.embedder_name, self.dim = record.embedder, record.dim
+        self.embedder_name, self.dim, self.window_chars = record.embedder, record.dim, record.window_chars
         self.prune_originals = True  # a rebuild's staging store leaves them to the swap
         load_collections(milvus, self.collections)
 
@@ -140,6 +140,7 @@ class MilvusStore(KnowledgeStore):
                 "characters": record.characters,
                 "embedder": self.embedder_name,
                 "dim": self.dim,
+                **({"window_chars": self.window_chars} if self.window_chars else {}),
                 "generation": record.generation,
                 "disk_bytes": sum(p.stat().st_size for p in files.iterdir() if p.is_file()) if files.is_dir() else 0,
                 "store": "milvus",

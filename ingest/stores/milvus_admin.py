@@ -72,14 +72,16 @@ def open_store(settings: IngestSettings, name: str, embedder_name: str | None, w
     return store
 
 
-def create_store(settings: IngestSettings, name: str, embedder_name: str, dim: int) -> MilvusStore:
+def create_store(
+    settings: IngestSettings, name: str, embedder_name: str, dim: int, window_chars: int | None
+) -> MilvusStore:
     """Create an empty knowledge base (writable); it appears whole or not at all."""
     milvus = _connect(settings)
     try:
         if catalog.read_raw(milvus, name) is not None:
             raise KnowledgeBaseError(f"knowledge base '{name}' already exists in {milvus.target.describe()}")
         _drop_unnamed(milvus, name, keep="")
-        record = _new_record(milvus, settings, name, embedder_name, dim, files=secrets.token_hex(8))
+        record = _new_record(milvus, settings, name, embedder_name, dim, window_chars, files=secrets.token_hex(8))
         catalog.write(milvus, name, record)
         return MilvusStore(milvus, name, record, _originals(settings, record), writable=True)
     except BaseException:
@@ -118,7 +120,12 @@ def recover_interrupted(settings: IngestSettings, name: str) -> None:
 
 
 def replace_store(
-    settings: IngestSettings, name: str, embedder_name: str, dim: int, fill: Callable[[MilvusStore], T]
+    settings: IngestSettings,
+    name: str,
+    embedder_name: str,
+    dim: int,
+    window_chars: int | None,
+    fill: Callable[[MilvusStore], T],
 ) -> T:
     """Fill new collections for ``name`` beside the old ones and switch to them in one catalog
     write (hold the write lock). If ``fill`` fails, the old knowledge base is untouched."""
@@ -128,7 +135,7 @@ def replace_store(
         catalog.delete(milvus, _staging(name))
         _drop_unnamed(milvus, name, keep=old.key if old else "")
         files = old.files if old else secrets.token_hex(8)
-        record = _new_record(milvus, settings, name, embedder_name, dim, files)
+        record = _new_record(milvus, settings, name, embedder_name, dim, window_chars, files)
         catalog.write(milvus, _staging(name), record)
         new = MilvusStore(_connect(settings), name, record, _originals(settings, record), True, _staging(name))
         new.prune_originals = False  # the old knowledge base still needs its originals until the switch
@@ -197,14 +204,18 @@ def _readable(milvus: Milvus, settings: IngestSettings, name: str) -> Record:
     return record
 
 
-def _new_record(milvus: Milvus, settings: IngestSettings, name: str, embedder: str, dim: int, files: str) -> Record:
+def _new_record(
+    milvus: Milvus, settings: IngestSettings, name: str, embedder: str, dim: int, window_chars: int | None, files: str
+) -> Record:
     key = new_key(name)
     try:
         create_collections(milvus, Collections(key), dim, settings.milvus_keywords)
     except BaseException:
         drop_collections(milvus, Collections(key))
         raise
-    return Record(key=key, embedder=embedder, dim=dim, keywords=settings.milvus_keywords, files=files)
+    return Record(
+        key=key, embedder=embedder, dim=dim, keywords=settings.milvus_keywords, files=files, window_chars=window_chars
+    )
 
 
 def _drop_unnamed(milvus: Milvus, name: str, keep: str) -> None:

@@ -1,7 +1,7 @@
 """The catalog: one row per knowledge base in a shared collection, the one place a write commits.
 
 A row holds a knowledge base's record as JSON: which collections hold it (their key), the
-embedder and dimension it was built with, the committed generation, the next free ids and the
+embedder, dimension and window size it was built with, the committed generation, the next free ids and the
 totals people see. Writing one row is atomic in Milvus, so every change becomes visible in one
 write: a write's new rows are invisible until the row names their generation, and a rebuild's new
 collections until the row names their key. Rows of names that start with '.' are staging rows
@@ -29,6 +29,7 @@ class Record:
     dim: int
     keywords: str  # "terms" or "jieba": how its BM25 field was analysed (milvus_schema.py)
     files: str  # folder id of its originals under <data_dir>/.milvus/ (milvus_admin.py)
+    window_chars: int | None = None  # the window size its vectors were embedded with (None: not recorded)
     schema: int = SCHEMA_VERSION
     generation: int = 0
     next_document: int = 1
