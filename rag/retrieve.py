@@ -162,8 +162,7 @@ class Retriever:
             candidates = self.kb.passages(dict.fromkeys([pid for pid, _ in keyword] + [pid for pid, _ in dense]))
         code = {pid for pid, chunk in candidates.items() if chunk.kind in CODE_KINDS}
         code_dense: Scored | None = None
-        if english and code:  # a second dense search, only where the question finds code at all
-            assert self.embedder is not None
+        if english and code and self.embedder is not None:  # only where the question finds code at all
             vector = self.embedder.encode_query(english)
             code_dense = self.kb.dense_search(vector, settings.candidates, settings.window_mean_weight)
             added = self.kb.passages(pid for pid, _ in code_dense if pid not in candidates)
