@@ -27,7 +27,7 @@ import codecs
 import os
 import re
 
-from ingest.loaders.text import human_size
+from ingest.loaders.text import human_size, mostly_cjk
 
 BINARY = "binary"
 MINIFIED = "minified"
@@ -49,7 +49,6 @@ _PROGRAMS = frozenset(
 )
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig", "utf-8"), (codecs.BOM_UTF16_LE, "utf-16", "utf-16-le"))
 _BOMS += ((codecs.BOM_UTF16_BE, "utf-16", "utf-16-be"),)
-_CJK = re.compile(r"[\u2000-\u206f\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 _CONTROL = re.compile(r"[\x01-\x08\x0e-\x1a\x1c-\x1f\x7f]")
 _TOKEN = re.compile(
     r'(?P<lit>"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\''
@@ -76,8 +75,7 @@ def text_encoding(head: bytes, whole: bool) -> tuple[str, str] | None:
             continue
         if len(_CONTROL.findall(text)) > 0.05 * max(1, len(text)):
             return None
-        wide = sum(1 for ch in text if ord(ch) > 127)
-        if encoding == "utf-8" or len(_CJK.findall(text)) >= 0.9 * wide:
+        if encoding == "utf-8" or mostly_cjk(text):
             return encoding, encoding
     return None
 

@@ -16,6 +16,13 @@ _BOMS += ((codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 _CJK = re.compile(r"[\u2000-\u206f\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 
 
+def mostly_cjk(text: str) -> bool:
+    """Whether the non-ASCII characters of ``text`` are mostly CJK (and its punctuation): real Chinese
+    decoded as GB18030 is; Latin-1 or Big5 bytes that happen to decode as GB18030 are not."""
+    wide = sum(1 for ch in text if ord(ch) > 127)
+    return len(_CJK.findall(text)) >= 0.9 * wide
+
+
 def normalize_text(text: str) -> str:
     """Unify newlines, drop NUL/control characters, strip trailing spaces, keep at most one blank line."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n").replace("\u00a0", " ")
@@ -66,9 +73,7 @@ def decode_text(data: bytes, name: str) -> str:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        wide = sum(1 for ch in text if ord(ch) > 127)
-        # Latin-1 or Big5 bytes can decode as GB18030 by chance; real Chinese is mostly CJK.
-        if encoding == "utf-8" or len(_CJK.findall(text)) >= 0.9 * wide:
+        if encoding == "utf-8" or mostly_cjk(text):
             return text
     text = str(guess) if (guess := charset_normalizer.from_bytes(data).best()) else ""
     if not text or len(_CONTROL.findall(text)) > 0.05 * len(text):
