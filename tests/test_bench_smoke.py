@@ -71,6 +71,9 @@ def test_quick_run_writes_sane_results(tmp_path: Path) -> None:
         assert run_["chunks"] > 0 and run_["total_seconds"] > 0
         assert abs(sum(stage["share"] for stage in run_["stages"].values()) - 1) < 0.02
         assert run_["reingest"]["chunks_embedded"] == 0 and run_["reingest"]["ratio_to_full_build"] < 1
+    rebuild = ingest["shared_corpus"]["rebuild"]
+    assert rebuild["same_settings"]["chunks_embedded"] == 0 and rebuild["same_settings"]["chunks_reused"] > 0
+    assert rebuild["other_window_size"]["chunks_reused"] == 0 and rebuild["other_window_size"]["chunks_embedded"] > 0
 
     latency = _load(out, "latency.json")
     assert latency["sizes"]
