@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,19 @@ def test_the_code_query_is_a_chinese_question_in_the_words_of_code() -> None:
     assert code_query("从词典里删掉一个词是怎么实现的？") == "dict dictionary del delete remove"
     assert code_query("How does del_word work?") is None  # English already: searched as asked
     assert code_query("这是什么意思？") is None  # no word code would use
+
+
+def test_every_glossary_line_maps_new_chinese_terms_to_english_words() -> None:
+    from rag.glossary import GLOSSARY_FILE
+
+    seen: set[str] = set()
+    for number, line in enumerate(GLOSSARY_FILE.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        chinese, english = line.split(":")  # exactly one colon
+        terms, words = chinese.split(), english.split()
+        assert terms and words, f"line {number}: {line}"
+        assert all(re.fullmatch(r"[\u3400-\u9fff]+", t) for t in terms), f"line {number}: {line}"
+        assert all(re.fullmatch(r"[a-z0-9_.-]+", w) for w in words), f"line {number}: {line}"
+        assert not seen & set(terms), f"line {number} repeats {seen & set(terms)}: a later line would replace it"
+        seen |= set(terms)
