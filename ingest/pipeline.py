@@ -141,7 +141,7 @@ def remove_documents(
 
 
 def rebuild(settings: IngestSettings, kb_name: str, progress: Progress = _no_progress) -> IngestReport:
-    """Re-parse and re-embed every stored document with the current settings (e.g. a new embedder).
+    """Re-parse every stored document with the current settings (e.g. a new embedder) and embed what they change.
 
     The new knowledge base is built beside the old one and swapped in when complete. A chunk
     whose text the old one holds takes its vectors from there when they were made by the same
