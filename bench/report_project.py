@@ -16,8 +16,8 @@ def _label(row: dict[str, Any]) -> str:
     if "code_query_in_english" in retrieval:
         if "code_keyword_share" in retrieval:
             share = retrieval["code_keyword_share"]
-            return f"hybrid, code by the question as asked, code k={share:g} (the previous default)"
-        return "hybrid, code by the question as asked"
+            return f"hybrid, code and English prose by the question as asked, code k={share:g}"
+        return "hybrid, code and English prose by the question as asked"
     if "code_keyword_share" in retrieval:
         share = retrieval["code_keyword_share"]
         return f"hybrid, code chunks k={share:g}" + (" (as prose)" if share == 0.4 else "")
@@ -58,11 +58,13 @@ def project_section(p: dict[str, Any], plots: dict[str, str]) -> list[str]:
         f"{p['questions'].get('heldout', 0)} written blind later over jieba + click (no setting was chosen on "
         "them: `bench/project_questions_2.jsonl`); a hit is a needle inside a ranked chunk. Rows that weight "
         "quoted text otherwise than the shipped `quoted_text_share` say so. Hybrid rows "
-        "k/d weight prose chunks; code and config chunks give BM25 the shipped `code_keyword_share` of the weight "
-        f"({p.get('code_keyword_share', 'n/a')}) except in the rows that say otherwise, and their dense side "
-        "searches a Chinese question as code words it (`code_query_in_english`: its identifiers and the "
-        'glossary\'s English words) except in the rows "by the question as asked". The prose baseline has no '
-        "code chunks, so those rows equal its shipped one.",
+        "k/d weight prose chunks; code and config chunks (and, for a Chinese question, English prose under an "
+        "English heading) give BM25 the shipped `code_keyword_share` of the weight "
+        f"({p.get('code_keyword_share', 'n/a')}) except in the rows that say otherwise, and are also searched, by "
+        "both retrievers, with a Chinese question as code words it (`code_query_in_english`: its identifiers and "
+        "the glossary's English words; their dense side is that search's, their keyword side the better of the "
+        'two) except in the rows "by the question as asked". The prose baseline has no code chunks and no '
+        "headings, so those rows equal its shipped one.",
         "",
         *_build_rows(p["builds"]),
         "",

@@ -41,10 +41,10 @@ class Settings(IngestSettings):
         ge=0,
         le=1,
         description=(
-            "Hybrid mode, code and config chunks: the share of the fusion weight the BM25 list gets (the "
-            "dense list the rest). The embedder matches a Chinese question to English code poorly, BM25 "
-            "with code words better; chosen by the bench with code_query_in_english on (bench/report.md, "
-            "project section)."
+            "Hybrid mode, code and config chunks (and English prose, for a Chinese question): the share "
+            "of the fusion weight the BM25 list gets (the dense list the rest). The embedder matches a "
+            "Chinese question to English code poorly, BM25 with code words better; chosen by the bench "
+            "with code_query_in_english on (bench/report.md, project section)."
         ),
     )
     code_glossary: bool = Field(
@@ -57,10 +57,10 @@ class Settings(IngestSettings):
     code_query_in_english: bool = Field(
         True,
         description=(
-            "Dense search of code and config chunks for a Chinese question uses the question as code words "
-            "it: its identifiers and English words, then the glossary's words for its Chinese terms "
-            "(rag/glossary.py code_query); the embedder matches that to English code far better. Prose is "
-            "searched with the question as asked."
+            "For a Chinese question, code and config chunks and English prose are also searched, by both "
+            "retrievers, with the question as code words it: its identifiers and English words, then the "
+            "glossary's words for its Chinese terms (rag/glossary.py code_query); the embedder matches that "
+            "to English text far better. Chinese prose is searched with the question as asked."
         ),
     )
     quoted_text_share: float = Field(

@@ -14,9 +14,11 @@ Either way 1.0 means "best in every retriever used"; bench/report.md compares th
 Code and config chunks are weighted by ``code_keyword_share`` instead: the embedder finds the
 right prose for a paraphrased question, but matches a Chinese question to English code poorly,
 where BM25 with the code words of rag/glossary.py does better (bench/report.md, project section).
-Their dense side comes from a second search with the question as code words it
-(``code_query_in_english``: glossary.code_query), run only when the candidates hold code. The
-weights of either kind sum to the same, so 1.0 keeps its meaning.
+For a Chinese question, they and English prose (a README, a FAQ) are also searched with the
+question as code words it (``code_query_in_english``: glossary.code_query), by both retrievers, run
+only when the candidates hold such chunks: the dense side of each is that search's, the keyword
+side the better of the two searches'. The weights of either kind sum to the same, so 1.0 keeps
+its meaning.
 
 Text the question quotes (rag/quoted.py) then decides ``quoted_text_share`` of every score: the
 share of the quote a candidate holds verbatim, 0..1 like the rest.
@@ -24,9 +26,10 @@ share of the quote a candidate holds verbatim, 0..1 like the rest.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, partial
 
 from ingest.embeddings import Embedder
 from ingest.stores import KnowledgeStore
@@ -37,6 +40,9 @@ from rag.quoted import quoted_fragments, quoted_share
 from rag.types import RetrievedChunk
 
 CODE_KINDS = frozenset({"code", "config"})
+ENGLISH_TEXT = 0.02  # a chunk with fewer Chinese characters than this share of its text is English
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
 Scored = list[tuple[int, float]]  # (passage id, retriever's score, higher is better), best first
 Fused = tuple[int, float, int | None, int | None]  # (passage id, 0..1 score, keyword rank, dense rank)
 Ranked = tuple[Scored, dict[int, float], dict[int, int]]  # a list, its min-max scores, its 1-based ranks
@@ -82,14 +88,30 @@ def _ranked(found: Scored) -> Ranked:
     return found, _min_max(found), {cid: rank for rank, (cid, _) in enumerate(found, start=1)}
 
 
+def _either(one: Ranked, other: Ranked) -> Ranked:
+    """Two lists as one: each passage's better min-max score and better rank of the two."""
+    scores = {cid: max(one[1].get(cid, 0.0), other[1].get(cid, 0.0)) for cid in {*one[1], *other[1]}}
+    ranks = {cid: min(r for r in (one[2].get(cid), other[2].get(cid)) if r is not None) for cid in scores}
+    found = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    return found, scores, ranks
+
+
 def fuse(
-    keyword: Scored, dense: Scored, weights: FusionWeights, code: Collection[int] = (), code_dense: Scored | None = None
+    keyword: Scored,
+    dense: Scored,
+    weights: FusionWeights,
+    code: Collection[int] = (),
+    code_dense: Scored | None = None,
+    code_keyword: Scored | None = None,
 ) -> list[Fused]:
-    """Fused candidates: (passage id, 0..1 score, keyword rank, dense rank), best first; the ids in
-    ``code`` (code and config chunks) are weighted by ``weights.for_code()`` and take their dense
-    side from ``code_dense`` when it is given (the question as code words it: glossary.code_query)."""
+    """Fused candidates: (passage id, 0..1 score, keyword rank, dense rank), best first. The ids in
+    ``code`` (code and config chunks, and English prose for a Chinese question) are weighted by
+    ``weights.for_code()``; their dense side comes from ``code_dense`` when it is given, and their
+    keyword side is the better of ``keyword`` and ``code_keyword`` (both searched with the question as
+    code words: glossary.code_query)."""
     keyword_list, dense_list = _ranked(keyword), _ranked(dense)
     code_dense_list = _ranked(code_dense) if code_dense is not None else dense_list
+    code_keyword_list = _either(keyword_list, _ranked(code_keyword)) if code_keyword is not None else keyword_list
 
     def scorer(used: FusionWeights, lists: tuple[Ranked, Ranked]) -> Callable[[int], float]:
         weighted = zip((used.keyword, used.dense), lists, strict=True)
@@ -103,13 +125,13 @@ def fuse(
         return lambda cid: sum(w / (used.rrf_k + ranks[cid]) for w, _, ranks in parts if cid in ranks) / best
 
     prose_score = scorer(weights, (keyword_list, dense_list))
-    code_score = scorer(weights.for_code(), (keyword_list, code_dense_list))
-    keyword_rank, dense_rank, code_dense_rank = keyword_list[2], dense_list[2], code_dense_list[2]
+    code_score = scorer(weights.for_code(), (code_keyword_list, code_dense_list))
+    searched = [*keyword, *dense, *(code_dense or []), *(code_keyword or [])]
     fused = [
-        (cid, code_score(cid), keyword_rank.get(cid), code_dense_rank.get(cid))
+        (cid, code_score(cid), code_keyword_list[2].get(cid), code_dense_list[2].get(cid))
         if cid in code
-        else (cid, prose_score(cid), keyword_rank.get(cid), dense_rank.get(cid))
-        for cid in dict.fromkeys([c for c, _ in keyword] + [c for c, _ in dense] + [c for c, _ in code_dense or []])
+        else (cid, prose_score(cid), keyword_list[2].get(cid), dense_list[2].get(cid))
+        for cid in dict.fromkeys(c for c, _ in searched)
     ]
     fused.sort(key=lambda item: (-item[1], item[0]))
     return fused
@@ -133,6 +155,19 @@ def _cross_encoder(model: str):  # type: ignore[no-untyped-def]  # imported lazi
     from sentence_transformers import CrossEncoder
 
     return CrossEncoder(model, device="cpu", local_files_only=True)
+
+
+def searched_in_english(chunk: StoredChunk, chinese_question: bool) -> bool:
+    """Whether a chunk is weighted as code, with the question as code words on both sides: code
+    and config always; for a Chinese question, English prose too (a README, a FAQ), which the
+    embedder matches to it about as poorly as code. English prose is English text under an English
+    heading: a table or a reference list in a Chinese article is not (no heading, or a Chinese one),
+    and the article's own words find it better (bench/report.md, project section)."""
+    if chunk.kind in CODE_KINDS:
+        return True
+    if not chinese_question or not chunk.heading or _CJK.search(chunk.heading):
+        return False
+    return len(_CJK.findall(chunk.text)) < ENGLISH_TEXT * len(chunk.text)
 
 
 class Retriever:
@@ -160,30 +195,37 @@ class Retriever:
         candidates: dict[int, StoredChunk] = {}
         if weights.for_code() != weights or quotes or english:  # every candidate's kind or text is needed
             candidates = self.kb.passages(dict.fromkeys([pid for pid, _ in keyword] + [pid for pid, _ in dense]))
-        code = {pid for pid, chunk in candidates.items() if chunk.kind in CODE_KINDS}
+        english_side = partial(searched_in_english, chinese_question=english is not None)
+        in_english = {pid for pid, chunk in candidates.items() if english_side(chunk)}
         code_dense: Scored | None = None
-        if english and code and self.embedder is not None:  # only where the question finds code at all
-            vector = self.embedder.encode_query(english)
-            code_dense = self.kb.dense_search(vector, settings.candidates, settings.window_mean_weight)
-            added = self.kb.passages(pid for pid, _ in code_dense if pid not in candidates)
+        code_keyword: Scored | None = None
+        if english and in_english:  # only where the question finds code or English text at all
+            code_keyword = self.kb.keyword_search(english, settings.candidates) if weights.keyword else []
+            if self.embedder is not None:
+                vector = self.embedder.encode_query(english)
+                code_dense = self.kb.dense_search(vector, settings.candidates, settings.window_mean_weight)
+            added = self.kb.passages(pid for pid, _ in code_keyword + (code_dense or []) if pid not in candidates)
             candidates |= added
-            code |= {pid for pid, chunk in added.items() if chunk.kind in CODE_KINDS}
-        fused = fuse(keyword, dense, weights, code, code_dense)
+            in_english |= {pid for pid, chunk in added.items() if english_side(chunk)}
+            # Chinese prose that only the code words find keeps its place in the first search
+            code_keyword = [(pid, score) for pid, score in code_keyword if pid in in_english]
+        fused = fuse(keyword, dense, weights, in_english, code_dense, code_keyword)
         if quotes:
             fused = quoted_first(fused, quotes, candidates, settings.quoted_text_share)
         fused = [f for f in fused if f[1] >= settings.score_threshold]
         if not settings.reranker:
             fused = fused[: k or settings.top_k]  # only a reranker needs the texts of every candidate
         candidates |= self.kb.passages(pid for pid, *_ in fused if pid not in candidates)
-        bm25, cosine, code_cosine = dict(keyword), dict(dense), dict(code_dense or [])
+        bm25, code_bm25 = dict(keyword), dict(code_keyword or [])
+        cosine, code_cosine = dict(dense), dict(code_dense or [])
         results = [
             RetrievedChunk(
                 candidates[pid],
                 score,
                 kr,
                 dr,
-                keyword_score=bm25.get(pid),
-                dense_score=(code_cosine if pid in code and code_dense is not None else cosine).get(pid),
+                keyword_score=bm25.get(pid, code_bm25.get(pid)),
+                dense_score=(code_cosine if pid in in_english and code_dense is not None else cosine).get(pid),
             )
             for pid, score, kr, dr in fused
             if pid in candidates

@@ -12,7 +12,7 @@ from ingest import pipeline
 from ingest.embeddings import get_embedder
 from ingest.types import StoredChunk
 from rag.config import Settings
-from rag.retrieve import FusionWeights, Retriever, fuse, merge_neighbours, weights_for
+from rag.retrieve import FusionWeights, Retriever, fuse, merge_neighbours, searched_in_english, weights_for
 from rag.types import RetrievedChunk
 
 KEYWORD = [(1, 12.0), (2, 6.0), (3, 2.0)]  # BM25 scores, best first
@@ -192,6 +192,66 @@ def test_code_chunks_take_their_dense_side_from_the_code_query() -> None:
     # Prose chunk 2 keeps the question's own dense list, whatever the code query says of it.
     assert fused[2] == (pytest.approx(0.4 * 0.4 + 0.6), 2, 1)
     assert fuse(KEYWORD, DENSE, weights, {1, 4}) != fuse(KEYWORD, DENSE, weights, {1, 4}, code_dense)
+
+
+def test_code_chunks_take_the_better_of_two_keyword_searches() -> None:
+    weights = FusionWeights(keyword=0.4, dense=0.6, rrf_k=60, method="score", code_keyword_share=0.6)
+    code_keyword = [(3, 9.0), (5, 4.0), (1, 1.0)]  # the question as code words it, code chunks only
+    fused = {
+        cid: (score, kr, dr) for cid, score, kr, dr in fuse(KEYWORD, DENSE, weights, {1, 3, 5}, None, code_keyword)
+    }
+    # Code chunk 3: last of the question's BM25 list (0), first of the code words' (1): its 0.6 keyword share.
+    assert fused[3] == (pytest.approx(0.6), 1, None)
+    # Code chunk 1: first of the question's list keeps that (1), not its last place in the other (0).
+    assert fused[1] == (pytest.approx(0.6), 1, None)
+    # Code chunk 5, found by the code words alone: 0.6 x its min-max 0.375 there.
+    assert fused[5] == (pytest.approx(0.6 * 0.375), 2, None)
+    # Prose chunk 2 ignores the code words' list.
+    assert fused[2] == (pytest.approx(0.4 * 0.4 + 0.6), 2, 1)
+
+
+def test_english_prose_is_searched_in_english_only_under_an_english_heading() -> None:
+    def chunk(text: str, heading: str | None, kind: str = "doc") -> StoredChunk:
+        return StoredChunk(1, "a.md", 0, text, heading=heading, kind=kind)  # type: ignore[arg-type]
+
+    faq = chunk("Pass windows_expand_args=False when calling the CLI.", "FAQ > Shell Variable Expansion")
+    assert searched_in_english(faq, chinese_question=True)
+    assert not searched_in_english(faq, chinese_question=False)  # an English question: prose as asked
+    # English text in a Chinese article (a results table, a reference list): no heading, or a Chinese one
+    assert not searched_in_english(chunk("Method\tGSM8K\tSVAMP\nCoT\t40.7\t62.1", None), chinese_question=True)
+    assert not searched_in_english(
+        chunk("Chain of thought prompting elicits reasoning", "参考文献"), chinese_question=True
+    )
+    assert not searched_in_english(chunk("结巴分词支持 Python 3 and the paddle mode", "Usage"), chinese_question=True)
+    assert searched_in_english(chunk("def f():\n    return 1", None, kind="code"), chinese_question=False)
+
+
+def test_a_chinese_question_finds_english_prose_by_the_code_query(tmp_path: Path) -> None:
+    """Click's English docs beside jieba's Chinese README: the Chinese question about the FAQ's
+    UnicodeEncodeError answer (PYTHONUTF8=1) is also searched as its English words, by both
+    retrievers, for the English chunks."""
+    source = tmp_path / "src"
+    (source / "docs").mkdir(parents=True)
+    for name in ("faqs.md", "unicode-support.md", "wincmd.md", "utils.md", "options.md"):
+        (source / "docs" / name).write_bytes((PROJECTS / "click" / "docs" / name).read_bytes())
+    (source / "README.md").write_bytes((PROJECTS / "jieba" / "README.md").read_bytes())
+    settings = Settings(data_dir=tmp_path / "kb")
+    pipeline.build_from_folder(settings, "p", source)
+    kb = pipeline.open_kb(settings, "p")
+    question = "输出被重定向到文件时 Click 报 UnicodeEncodeError，要设置哪个环境变量？"
+    embedder = get_embedder(settings.embedder)
+
+    def rank(code_query_in_english: bool) -> int | None:
+        configured = settings.model_copy(update={"code_query_in_english": code_query_in_english})
+        results = Retriever(kb, embedder, configured).ranked(question, 10)
+        return next((n for n, r in enumerate(results, 1) if "PYTHONUTF8=1" in r.chunk.text), None)
+
+    try:
+        in_english, as_asked = rank(True), rank(False)
+    finally:
+        kb.close()
+    assert in_english is not None and in_english <= 4
+    assert as_asked is None or as_asked > in_english
 
 
 def test_a_chinese_question_finds_english_code_by_the_code_query(tmp_path: Path) -> None:
