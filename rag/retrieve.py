@@ -157,15 +157,16 @@ def _cross_encoder(model: str):  # type: ignore[no-untyped-def]  # imported lazi
     return CrossEncoder(model, device="cpu", local_files_only=True)
 
 
-def searched_in_english(chunk: StoredChunk, chinese_question: bool) -> bool:
+def searched_in_english(chunk: StoredChunk, question_in_english: bool) -> bool:
     """Whether a chunk is weighted as code, with the question as code words on both sides: code
-    and config always; for a Chinese question, English prose too (a README, a FAQ), which the
-    embedder matches to it about as poorly as code. English prose is English text under an English
+    and config always; when a Chinese question has been put in code words (``question_in_english``,
+    glossary.code_query), English prose too (a README, a FAQ), which the embedder matches to the
+    Chinese sentence about as poorly as code. English prose is English text under an English
     heading: a table or a reference list in a Chinese article is not (no heading, or a Chinese one),
     and the article's own words find it better (bench/report.md, project section)."""
     if chunk.kind in CODE_KINDS:
         return True
-    if not chinese_question or not chunk.heading or _CJK.search(chunk.heading):
+    if not question_in_english or not chunk.heading or _CJK.search(chunk.heading):
         return False
     return len(_CJK.findall(chunk.text)) < ENGLISH_TEXT * len(chunk.text)
 
@@ -195,7 +196,7 @@ class Retriever:
         candidates: dict[int, StoredChunk] = {}
         if weights.for_code() != weights or quotes or english:  # every candidate's kind or text is needed
             candidates = self.kb.passages(dict.fromkeys([pid for pid, _ in keyword] + [pid for pid, _ in dense]))
-        english_side = partial(searched_in_english, chinese_question=english is not None)
+        english_side = partial(searched_in_english, question_in_english=english is not None)
         in_english = {pid for pid, chunk in candidates.items() if english_side(chunk)}
         code_dense: Scored | None = None
         code_keyword: Scored | None = None
@@ -207,7 +208,7 @@ class Retriever:
             added = self.kb.passages(pid for pid, _ in code_keyword + (code_dense or []) if pid not in candidates)
             candidates |= added
             in_english |= {pid for pid, chunk in added.items() if english_side(chunk)}
-            # Chinese prose that only the code words find keeps its place in the first search
+            # the code words' BM25 ranks only what is searched in English; other prose keeps the question's
             code_keyword = [(pid, score) for pid, score in code_keyword if pid in in_english]
         fused = fuse(keyword, dense, weights, in_english, code_dense, code_keyword)
         if quotes:

@@ -40,7 +40,9 @@ def test_the_share_counts_characters_held_verbatim() -> None:
 
 
 def test_a_quoted_error_message_brings_the_code_that_raises_it_first(tmp_path: Path) -> None:
-    """Three notes use the message's words more than the loader does; only the loader holds it as written."""
+    """Three notes use the message's words more than the loader does; only the loader holds it as written.
+    The code-word search is off: it too brings the loader first (its keyword side only competes with
+    code), and this is about what the quote alone does."""
     source = tmp_path / "project"
     source.mkdir()
     notes = "\n\n".join(
@@ -60,17 +62,21 @@ def test_a_quoted_error_message_brings_the_code_that_raises_it_first(tmp_path: P
         "            raise ValueError('invalid dictionary entry in %s at Line %s' % (path, number))\n",
         encoding="utf-8",
     )
-    settings = Settings(data_dir=tmp_path / "kb", embedder="hashing", chunk_size=200, chunk_overlap=0)
+    settings = Settings(
+        data_dir=tmp_path / "kb", embedder="hashing", chunk_size=200, chunk_overlap=0, code_query_in_english=False
+    )
     pipeline.build_from_folder(settings, "p", source)
     kb = pipeline.open_kb(settings, "p")
     question = "报错“invalid dictionary entry in ... at Line ...”是怎么回事？"
     try:
         quoted = Retriever(kb, get_embedder("hashing"), settings).ranked(question, 4)
-        unquoted = Retriever(kb, get_embedder("hashing"), settings.model_copy(update={"quoted_text_share": 0})).ranked(
-            question, 4
-        )
+        unquoted_settings = settings.model_copy(update={"quoted_text_share": 0})
+        unquoted = Retriever(kb, get_embedder("hashing"), unquoted_settings).ranked(question, 4)
+        in_code_words = unquoted_settings.model_copy(update={"code_query_in_english": True})
+        unquoted_in_code_words = Retriever(kb, get_embedder("hashing"), in_code_words).ranked(question, 4)
     finally:
         kb.close()
     assert quoted[0].chunk.doc_name == "loader.py"
     assert unquoted[0].chunk.doc_name == "notes.md"  # without the quote, the notes' words win
+    assert unquoted_in_code_words[0].chunk.doc_name == "loader.py"  # unless code is also searched in its words
     assert all(0 <= r.score <= 1 for r in quoted)

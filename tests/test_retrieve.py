@@ -215,15 +215,17 @@ def test_english_prose_is_searched_in_english_only_under_an_english_heading() ->
         return StoredChunk(1, "a.md", 0, text, heading=heading, kind=kind)  # type: ignore[arg-type]
 
     faq = chunk("Pass windows_expand_args=False when calling the CLI.", "FAQ > Shell Variable Expansion")
-    assert searched_in_english(faq, chinese_question=True)
-    assert not searched_in_english(faq, chinese_question=False)  # an English question: prose as asked
+    assert searched_in_english(faq, question_in_english=True)
+    assert not searched_in_english(faq, question_in_english=False)  # an English question: prose as asked
     # English text in a Chinese article (a results table, a reference list): no heading, or a Chinese one
-    assert not searched_in_english(chunk("Method\tGSM8K\tSVAMP\nCoT\t40.7\t62.1", None), chinese_question=True)
+    assert not searched_in_english(chunk("Method\tGSM8K\tSVAMP\nCoT\t40.7\t62.1", None), question_in_english=True)
     assert not searched_in_english(
-        chunk("Chain of thought prompting elicits reasoning", "参考文献"), chinese_question=True
+        chunk("Chain of thought prompting elicits reasoning", "参考文献"), question_in_english=True
     )
-    assert not searched_in_english(chunk("结巴分词支持 Python 3 and the paddle mode", "Usage"), chinese_question=True)
-    assert searched_in_english(chunk("def f():\n    return 1", None, kind="code"), chinese_question=False)
+    assert not searched_in_english(
+        chunk("结巴分词支持 Python 3 and the paddle mode", "Usage"), question_in_english=True
+    )
+    assert searched_in_english(chunk("def f():\n    return 1", None, kind="code"), question_in_english=False)
 
 
 def test_a_chinese_question_finds_english_prose_by_the_code_query(tmp_path: Path) -> None:
