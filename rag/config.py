@@ -57,10 +57,11 @@ class Settings(IngestSettings):
     code_query_in_english: bool = Field(
         True,
         description=(
-            "For a Chinese question, code and config chunks and English prose are also searched, by both "
-            "retrievers, with the question as code words it: its identifiers and English words, then the "
-            "glossary's words for its Chinese terms (rag/glossary.py code_query); the embedder matches that "
-            "to English text far better. Chinese prose is searched with the question as asked."
+            "For a Chinese question, code and config chunks and English prose (English text under an English "
+            "heading) are also searched, by both retrievers, with the question as code words it: its "
+            "identifiers and English words, then the glossary's words for its Chinese terms (rag/glossary.py "
+            "code_query); the embedder matches that to English text far better. Chinese prose is searched "
+            "with the question as asked."
         ),
     )
     quoted_text_share: float = Field(
