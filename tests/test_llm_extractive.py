@@ -25,7 +25,7 @@ from rag.llm.extractive import (
     extract_answer,
     extractive_handle,
 )
-from rag.llm.quotable import split_sentences
+from rag.llm.quotable import quotable_sentences, split_sentences
 from rag.prompts import build_messages
 from rag.types import Citation
 from rag.verify import check_citations
@@ -68,6 +68,21 @@ def test_a_sources_heading_line_is_not_quoted_as_an_answer() -> None:
     ]
     text = answer(ask(sources, "本地运行 ChatGLM2-6B 需要多少显存？"))
     assert "13 GB" in text and "接入本地 ChatGLM2-6B [1]" not in text and not text.startswith("运行环境")
+
+
+def test_an_english_heading_line_is_not_quoted_either() -> None:
+    """Headings are measured in columns (a Chinese character is two), so an English one of 35
+    letters is as much a heading as 17 Chinese characters; a longer first line is prose."""
+    sources = {
+        1: "Shell Variable Expansion On Windows\n\nPass windows_expand_args=False to keep variables as typed.",
+        2: "Click expands environment variables in arguments on Windows\n\nIts shell does not.",
+        3: "在 Windows 上关闭参数里的变量展开\n\n传入 windows_expand_args=False 即可关闭。",
+    }
+    quoted = [(q.number, q.text) for q in quotable_sentences(sources)]
+    assert (1, "Shell Variable Expansion On Windows") not in quoted
+    assert (1, "Pass windows_expand_args=False to keep variables as typed.") in quoted
+    assert (2, "Click expands environment variables in arguments on Windows") in quoted  # 59 columns: prose
+    assert all(number != 3 or "展开" not in text for number, text in quoted)  # 21 characters, 33 columns
 
 
 def test_english_question_and_sources() -> None:

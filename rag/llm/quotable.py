@@ -9,10 +9,13 @@ A source's first line that is short and has no sentence end is its heading: left
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
-# A source's first line this short, without a sentence end, is its section heading: never quoted.
-HEADING_CHARS = 20
+# A source's first line this narrow, without a sentence end, is its section heading: never quoted.
+# Measured in columns, a Chinese character taking two: 20 Chinese characters or 40 Latin ones
+# ("Shell Variable Expansion On Windows" is as much a heading as "常见问题与解答").
+HEADING_COLUMNS = 40
 
 # Sentence ends: Chinese and ASCII terminators (with the closing quote or bracket right after one),
 # line breaks, and an English period before a space.
@@ -47,9 +50,13 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s and _WORD.search(s)]
 
 
+def _columns(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def is_heading(line: str) -> bool:
     """A short line without a sentence end (only meaningful for a source's first line)."""
-    return len(line) <= HEADING_CHARS and line[-1:] not in "。！？；.!?:：" and "\n" not in line
+    return _columns(line) <= HEADING_COLUMNS and line[-1:] not in "。！？；.!?:：" and "\n" not in line
 
 
 def is_question(sentence: str) -> bool:
