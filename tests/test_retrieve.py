@@ -228,30 +228,40 @@ def test_english_prose_is_searched_in_english_only_under_an_english_heading() ->
     assert searched_in_english(chunk("def f():\n    return 1", None, kind="code"), question_in_english=False)
 
 
-def test_a_chinese_question_finds_english_prose_by_the_code_query(tmp_path: Path) -> None:
-    """Click's English docs beside jieba's Chinese README: the Chinese question about the FAQ's
-    UnicodeEncodeError answer (PYTHONUTF8=1) is also searched as its English words, by both
-    retrievers, for the English chunks."""
+def _ranks_by_code_query(
+    tmp_path: Path, files: dict[str, Path], question: str, needle: str
+) -> tuple[int | None, int | None]:
+    """A knowledge base of ``files`` (path in the source folder -> file to copy): the rank of the
+    first chunk holding ``needle`` in the top 10, with code_query_in_english on and off."""
     source = tmp_path / "src"
-    (source / "docs").mkdir(parents=True)
-    for name in ("faqs.md", "unicode-support.md", "wincmd.md", "utils.md", "options.md"):
-        (source / "docs" / name).write_bytes((PROJECTS / "click" / "docs" / name).read_bytes())
-    (source / "README.md").write_bytes((PROJECTS / "jieba" / "README.md").read_bytes())
+    for name, original in files.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_bytes(original.read_bytes())
     settings = Settings(data_dir=tmp_path / "kb")
     pipeline.build_from_folder(settings, "p", source)
     kb = pipeline.open_kb(settings, "p")
-    question = "输出被重定向到文件时 Click 报 UnicodeEncodeError，要设置哪个环境变量？"
     embedder = get_embedder(settings.embedder)
 
     def rank(code_query_in_english: bool) -> int | None:
         configured = settings.model_copy(update={"code_query_in_english": code_query_in_english})
         results = Retriever(kb, embedder, configured).ranked(question, 10)
-        return next((n for n, r in enumerate(results, 1) if "PYTHONUTF8=1" in r.chunk.text), None)
+        return next((n for n, r in enumerate(results, 1) if needle in r.chunk.text), None)
 
     try:
-        in_english, as_asked = rank(True), rank(False)
+        return rank(True), rank(False)
     finally:
         kb.close()
+
+
+def test_a_chinese_question_finds_english_prose_by_the_code_query(tmp_path: Path) -> None:
+    """Click's English docs beside jieba's Chinese README: the Chinese question about the FAQ's
+    UnicodeEncodeError answer (PYTHONUTF8=1) is also searched as its English words, by both
+    retrievers, for the English chunks."""
+    docs = ("faqs.md", "unicode-support.md", "wincmd.md", "utils.md", "options.md")
+    files = {f"docs/{name}": PROJECTS / "click" / "docs" / name for name in docs}
+    files["README.md"] = PROJECTS / "jieba" / "README.md"
+    question = "输出被重定向到文件时 Click 报 UnicodeEncodeError，要设置哪个环境变量？"
+    in_english, as_asked = _ranks_by_code_query(tmp_path, files, question, "PYTHONUTF8=1")
     assert in_english is not None and in_english <= 4
     assert as_asked is None or as_asked > in_english
 
@@ -259,24 +269,11 @@ def test_a_chinese_question_finds_english_prose_by_the_code_query(tmp_path: Path
 def test_a_chinese_question_finds_english_code_by_the_code_query(tmp_path: Path) -> None:
     """jieba's README (Chinese) and its __init__.py: the Chinese question shares no word with the check
     that raises "must be utf-8"; the code query (UTF-8 user dict dictionary file encode encoding) does."""
-    source = tmp_path / "jieba"
-    (source / "jieba").mkdir(parents=True)
-    (source / "README.md").write_bytes((PROJECTS / "jieba" / "README.md").read_bytes())
-    (source / "jieba" / "__init__.py").write_bytes((PROJECTS / "jieba" / "jieba" / "__init__.py").read_bytes())
-    settings = Settings(data_dir=tmp_path / "kb")
-    pipeline.build_from_folder(settings, "p", source)
-    kb = pipeline.open_kb(settings, "p")
+    files = {
+        "README.md": PROJECTS / "jieba" / "README.md",
+        "jieba/__init__.py": PROJECTS / "jieba" / "jieba" / "__init__.py",
+    }
     question = "用户词典文件的编码不是 UTF-8 时会报什么错？"
-    embedder = get_embedder(settings.embedder)
-
-    def rank(code_query_in_english: bool) -> int | None:
-        configured = settings.model_copy(update={"code_query_in_english": code_query_in_english})
-        results = Retriever(kb, embedder, configured).ranked(question, 10)
-        return next((n for n, r in enumerate(results, 1) if "must be utf-8" in r.chunk.text), None)
-
-    try:
-        with_code_query, as_asked = rank(True), rank(False)
-    finally:
-        kb.close()
+    with_code_query, as_asked = _ranks_by_code_query(tmp_path, files, question, "must be utf-8")
     assert with_code_query is not None and with_code_query <= 4
     assert as_asked is None or as_asked > with_code_query
