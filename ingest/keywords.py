@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from functools import cache
 
 _WORDLIKE = re.compile(r"[^\W_]")
+# A Chinese character (CJK Unified Ideographs and Extension A): what tells Chinese text from the rest.
+CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
 # An identifier-like run: starts and ends with a letter/digit/_/$, may hold . : - inside (a.b, a::b, a-b).
 ASCII_RUN = re.compile(r"[A-Za-z0-9_$](?:[A-Za-z0-9_$.:\-]*[A-Za-z0-9_$])?")
 _SEGMENTS = re.compile(r"(?<![0-9])\.|\.(?![0-9])|[:$]+")  # a.b, a::b; not the dot of 3.5

@@ -10,11 +10,10 @@ concepts) is general programming vocabulary, not tuned to any project.
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from pathlib import Path
 
-from ingest.keywords import ASCII_RUN, keyword_tokens
+from ingest.keywords import ASCII_RUN, CJK_CHAR, keyword_tokens
 
 GLOSSARY_FILE = Path(__file__).with_name("glossary.txt")
 
@@ -38,15 +37,12 @@ def code_words(question: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
-
-
 def code_query(question: str) -> str | None:
     """A Chinese question as code words it: the identifiers and English words it holds, as written,
     then the English programming words its Chinese terms stand for (``code_words``). The embedder
     matches that to English code far better than the Chinese sentence (bench/report.md, project
     section). None for a question without Chinese, or without any such word: it is searched as asked."""
-    if not _CJK.search(question):
+    if not CJK_CHAR.search(question):
         return None
     words = [*ASCII_RUN.findall(question), *code_words(question)]
     return " ".join(dict.fromkeys(words)) or None

@@ -26,12 +26,12 @@ share of the quote a candidate holds verbatim, 0..1 like the rest.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from functools import cache, partial
 
 from ingest.embeddings import Embedder
+from ingest.keywords import CJK_CHAR
 from ingest.stores import KnowledgeStore
 from ingest.types import StoredChunk
 from rag.config import FusionMethod, Settings
@@ -41,7 +41,6 @@ from rag.types import RetrievedChunk
 
 CODE_KINDS = frozenset({"code", "config"})
 ENGLISH_TEXT = 0.02  # a chunk with fewer Chinese characters than this share of its text is English
-_CJK = re.compile(r"[\u3400-\u9fff]")
 
 Scored = list[tuple[int, float]]  # (passage id, retriever's score, higher is better), best first
 Fused = tuple[int, float, int | None, int | None]  # (passage id, 0..1 score, keyword rank, dense rank)
@@ -166,9 +165,9 @@ def searched_in_english(chunk: StoredChunk, question_in_english: bool) -> bool:
     and the article's own words find it better (bench/report.md, project section)."""
     if chunk.kind in CODE_KINDS:
         return True
-    if not question_in_english or not chunk.heading or _CJK.search(chunk.heading):
+    if not question_in_english or not chunk.heading or CJK_CHAR.search(chunk.heading):
         return False
-    return len(_CJK.findall(chunk.text)) < ENGLISH_TEXT * len(chunk.text)
+    return len(CJK_CHAR.findall(chunk.text)) < ENGLISH_TEXT * len(chunk.text)
 
 
 class Retriever:

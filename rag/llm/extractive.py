@@ -18,6 +18,7 @@ from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGenerationChunk
 
 from ingest.embeddings import Embedder, EmbedderUnavailable, get_embedder
+from ingest.keywords import CJK_CHAR
 from rag.config import Settings
 from rag.llm.base import LLMHandle
 from rag.llm.local_model import LocalChatModel, closing_chunk
@@ -43,7 +44,6 @@ RELATIVE_THRESHOLD = 0.5
 DENSE_CANDIDATES = 6
 DENSE_WEIGHT = 0.3
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _STOPWORDS = frozenset(
     "的 了 是 在 和 与 及 或 也 就 都 而 被 把 对 从 以 为 于 之 其 这 那 这个 那个 这些 那些 有 有没有 没有 "
     "吗 呢 吧 啊 呀 么 什么 怎么 怎样 怎么样 如何 哪 哪些 哪个 哪里 为什么 多少 几 谁 请 请问 问 一个 "
@@ -73,7 +73,7 @@ def _bigrams(text: str) -> set[str]:
 
 def not_found(question: str) -> str:
     """'Nothing relevant' in the question's language (Chinese if it has any Chinese character)."""
-    return NOT_FOUND_ZH if _CJK.search(question) else NOT_FOUND_EN
+    return NOT_FOUND_ZH if CJK_CHAR.search(question) else NOT_FOUND_EN
 
 
 def word_scores(question: str, texts: list[str]) -> np.ndarray:
@@ -144,7 +144,7 @@ def quote(sentences: Sequence[Quotable], scores: np.ndarray, question: str) -> l
         number, sentence = sentences[i].number, sentences[i].text
         if len(sentence) > MAX_SENTENCE_CHARS:
             sentence = sentence[: MAX_SENTENCE_CHARS - 1] + "…"
-        gap = "" if _CJK.search(sentence[-1:]) or sentence[-1:] in "。！？；" else " "
+        gap = "" if CJK_CHAR.search(sentence[-1:]) or sentence[-1:] in "。！？；" else " "
         pieces.append(("\n\n" if k else "") + f"{sentence}{gap}[{number}]")
     return pieces
 

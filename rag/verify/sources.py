@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ingest.keywords import CJK_CHAR
 from rag.verify.text import UnitIndex, is_cjk, normalise
 
 # A source sentence ends after a terminator (and closing quotes), at a line break, or at ". ".
@@ -56,7 +57,7 @@ def read_sources(sources: Mapping[int, str]) -> dict[int, Source]:
     """Each source split into sentences and indexed once per call."""
     read = {}
     for number, text in sorted(sources.items()):
-        cjk = len(re.findall(r"[\u3400-\u9fff]", text))
+        cjk = len(CJK_CHAR.findall(text))
         letters = len(re.findall(r"[A-Za-z]", text))
         chinese = is_cjk(text) and cjk * 3 >= letters
         norm = normalise(text)
