@@ -28,6 +28,7 @@ from bench.logistic import best_threshold
 from bench.verify_data import VERIFY_SETS, CachedEmbedder, LabelledItem, load_halves
 from bench.verify_metrics import checker_metrics
 from ingest.embeddings import Embedder, get_embedder
+from ingest.keywords import CJK_CHAR
 from rag.prompts import CITATION
 from rag.verify import check_citations
 from rag.verify import model as shipped_model
@@ -133,7 +134,7 @@ def _latency_cases(items: Sequence[LabelledItem]) -> list[tuple[str, dict[int, s
 
 
 def _english(item: LabelledItem) -> bool:
-    return not re.search(r"[\u3400-\u9fff]", item.sentence)
+    return not CJK_CHAR.search(item.sentence)
 
 
 def _latency(items: Sequence[LabelledItem], embedder: Embedder) -> dict[str, Any]:
