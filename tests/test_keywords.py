@@ -108,6 +108,7 @@ def test_the_code_query_is_a_chinese_question_in_the_words_of_code() -> None:
     # Identifiers and English words as written, first; then the glossary's words for the Chinese terms.
     assert code_query("jieba.cut 的 HMM 参数默认开吗？") == "jieba.cut HMM arg args argument param params default"
     assert code_query("从词典里删掉一个词是怎么实现的？") == "dict dictionary del delete remove"
+    assert code_query("删掉一个词，代码里怎么实现？") == "del delete remove word words token"  # 词 alone is word
     assert code_query("How does del_word work?") is None  # English already: searched as asked
     assert code_query("这是什么意思？") is None  # no word code would use
 
