@@ -9,11 +9,14 @@ Two question sets, each asked of its own knowledge base:
 - *en*: bench/refusal_en_questions.jsonl (answerable, about the English parts of the shipped user
   guide, ``sample`` = data/sample, and the English Click docs, ``click``; a few of them Chinese
   questions about the Click docs: cross-lingual) and bench/refusal_en_unanswerable.jsonl (near and
-  far, English), written before any retrieval score was seen.
+  far, English), written before any retrieval score was seen; and a second pair written later by
+  another engineer who saw neither the first pair nor any result (bench/refusal_en_questions_2.jsonl,
+  bench/refusal_en_unanswerable_2.jsonl).
 
 Each (set, group) is ordered by the SHA-256 of the question and cut in two: the first half is the
 *calibration* half (every fitted constant comes from it), the second the *held-out* half (only
-reported on). The split was fixed before any result was looked at.
+reported on). The split was fixed before any result was looked at. The second English pair is split
+on its own, so adding it moved no question of the first pair to the other half.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ from bench.common import BENCH_QUESTIONS, CLICK_DOCS, CORPUS, DEV_QUESTIONS, REP
 UNANSWERABLE_QUESTIONS = REPO / "bench" / "unanswerable_questions.jsonl"
 EN_QUESTIONS = REPO / "bench" / "refusal_en_questions.jsonl"
 EN_UNANSWERABLE = REPO / "bench" / "refusal_en_unanswerable.jsonl"
+EN_PAIRS = (
+    (EN_QUESTIONS, EN_UNANSWERABLE),
+    (REPO / "bench" / "refusal_en_questions_2.jsonl", REPO / "bench" / "refusal_en_unanswerable_2.jsonl"),
+)
 GROUPS = ("answerable", "near", "far")
 HALVES = ("calibration", "held_out")
 SETS = ("zh", "en")
@@ -44,6 +51,7 @@ class LabelledQuestion:
     half: str
     set: str = "zh"
     kb: str = "corpus"
+    origin: str = ""  # the answerable questions' file of its pair (English: which pair it comes from)
 
 
 Item = tuple[str, tuple[str, ...], str]  # question, needles, kb
@@ -53,22 +61,24 @@ def _rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _halves(questions: list[Item], group: str, set_name: str) -> list[LabelledQuestion]:
+def _halves(questions: list[Item], group: str, set_name: str, origin: str) -> list[LabelledQuestion]:
     ordered = sorted(questions, key=lambda item: hashlib.sha256(item[0].encode()).hexdigest())
     cut = (len(ordered) + 1) // 2
     return [
-        LabelledQuestion(q, group, needles, HALVES[i >= cut], set_name, kb)
+        LabelledQuestion(q, group, needles, HALVES[i >= cut], set_name, kb, origin)
         for i, (q, needles, kb) in enumerate(ordered)
     ]
 
 
-def _split(answerable: list[Item], unanswerable: list[dict], set_name: str, kb: str | None) -> list[LabelledQuestion]:
+def _split(
+    answerable: list[Item], unanswerable: list[dict], set_name: str, kb: str | None, origin: str = ""
+) -> list[LabelledQuestion]:
     near = [(str(r["q"]), (), kb or str(r["kb"])) for r in unanswerable if r.get("near")]
     far = [(str(r["q"]), (), kb or str(r["kb"])) for r in unanswerable if not r.get("near")]
     return [
-        *_halves(answerable, "answerable", set_name),
-        *_halves(near, "near", set_name),
-        *_halves(far, "far", set_name),
+        *_halves(answerable, "answerable", set_name, origin),
+        *_halves(near, "near", set_name, origin),
+        *_halves(far, "far", set_name, origin),
     ]
 
 
@@ -79,11 +89,19 @@ def load_labelled() -> list[LabelledQuestion]:
         for p in (DEV_QUESTIONS, BENCH_QUESTIONS)
         for r in _rows(p)
     ]
-    en = [(str(r["q"]), tuple(map(str, r["needles"])), str(r["kb"])) for r in _rows(EN_QUESTIONS)]
-    return [
-        *_split(zh, _rows(UNANSWERABLE_QUESTIONS), "zh", "corpus"),
-        *_split(en, _rows(EN_UNANSWERABLE), "en", None),
+    english = [
+        question
+        for answerable, unanswerable in EN_PAIRS
+        for question in _split(
+            [(str(r["q"]), tuple(map(str, r["needles"])), str(r["kb"])) for r in _rows(answerable)],
+            _rows(unanswerable),
+            "en",
+            None,
+            answerable.name,
+        )
     ]
+    english.sort(key=lambda question: GROUPS.index(question.group))  # stable: each pair's order kept
+    return [*_split(zh, _rows(UNANSWERABLE_QUESTIONS), "zh", "corpus"), *english]
 
 
 def missing_needles(questions: list[LabelledQuestion]) -> list[str]:

@@ -43,6 +43,23 @@ def _cuts(cuts: dict[str, dict[str, float]]) -> str:
     return "; ".join(f"{lang}: " + ", ".join(f"{k} {v:g}" for k, v in cut.items()) for lang, cut in cuts.items())
 
 
+def _english_by_origin(rows: list[dict[str, Any]]) -> str:
+    """The shipped rule's held-out false refusals of English answerable questions, per question file."""
+    parts = []
+    for origin in sorted({r.get("origin", "") for r in rows if r["lang"] == "en" and r.get("origin")}):
+        chosen = [
+            r
+            for r in rows
+            if r.get("origin") == origin
+            and r["lang"] == "en"
+            and r["group"] == "answerable"
+            and r["half"] == "held_out"
+        ]
+        refused = sum(r["shipped_refused"] for r in chosen)
+        parts.append(f"`{origin}` {_pct(refused / len(chosen) if chosen else None)} ({refused}/{len(chosen)})")
+    return "; ".join(parts)
+
+
 def _rules_table(r: dict[str, Any], half: str) -> list[str]:
     lines = [
         "| rule: refuse when below the cut | cut(s) per question language | "
@@ -99,8 +116,10 @@ def refusal_section(r: dict[str, Any], plots: dict[str, str]) -> list[str]:
     lines = [
         "Questions by the language they are asked in and the knowledge base they are asked of "
         f"({counts}). Chinese: the dev and bench questions and `bench/unanswerable_questions.jsonl` over the "
-        "shared corpus; English: `bench/refusal_en_questions.jsonl` and `bench/refusal_en_unanswerable.jsonl` "
-        "over the English parts of the shipped guide (data/sample) and the Click docs, and the two English "
+        "shared corpus; English: `bench/refusal_en_questions.jsonl` and `bench/refusal_en_unanswerable.jsonl`, "
+        "and a second pair written later and blind (`bench/refusal_en_questions_2.jsonl`, "
+        "`bench/refusal_en_unanswerable_2.jsonl`, split on its own), over the English parts of the shipped "
+        "guide (data/sample) and the Click docs, and the two English "
         "far-off questions of the Chinese set; Chinese questions over the Click docs are cross-lingual. Each "
         "(set, group) was split by a hash of the question into a calibration half "
         f"({halves['calibration']}) and a held-out half ({halves['held_out']}) before any result was seen. "
@@ -120,7 +139,8 @@ def refusal_section(r: dict[str, Any], plots: dict[str, str]) -> list[str]:
         *_rules_table(r, "calibration"),
         "",
         f"Goal, at most {_pct(r['goal']['false_refusal_under'])} false refusals on held-out in both Chinese and "
-        f"English with the shipped rule: {met} ({held}). e5 cosines are compressed and run lower for English "
+        f"English with the shipped rule: {met} ({held}; English by question file: {_english_by_origin(r['rows'])}). "
+        "e5 cosines are compressed and run lower for English "
         "text, so the one cut fitted on Chinese refused about a third of the answerable English questions "
         "(the `previous` row). A cut of its own for English alone (the `dense` row) refuses few of them but "
         "answers English far-off questions, whose cosines reach the lowest answerable ones; adding the share of the "
