@@ -6,7 +6,7 @@ docs. Every labelled question (bench/refusal_data.py: Chinese and English sets, 
 and far unanswerable, each split into calibration and held-out halves by a hash of its text) is
 retrieved from its own knowledge base by the real ``Retriever.search``, and rag.answerable
 measures its signals. For each signal alone, for dense and words together, and for dense plus a
-weight times words, cuts are fitted per question language on the calibration half of its slice
+weight times words, cuts are fitted per slice (rag.answerable.question_slice) on its calibration half
 (bench/refusal_fit.py); false refusals and false answers are reported per slice (Chinese, English,
 Chinese on English docs) and half, for the fitted cuts, the previous single cut and the shipped
 rule (``rag.answerable.judge`` with the default settings). Then the extractive backend answers
@@ -24,7 +24,6 @@ from bench.common import RunOptions, load_average, stopwatch, write_json
 from bench.refusal_data import GROUPS, KB_FOLDERS, LabelledQuestion, load_labelled, quick_subset
 from bench.refusal_extractive import answer_rows, quality, timing
 from bench.refusal_fit import (
-    FITTED_SLICES,
     GOAL_FALSE_REFUSALS,
     MAX_REFUSED_SHARE,
     SLICES,
@@ -60,18 +59,19 @@ def _by_slice(rows: list[dict[str, Any]], refused: list[bool]) -> dict[str, dict
     return out
 
 
-def _per_language(rows: list[dict[str, Any]], fit: Any, refuses: Any) -> dict[str, Any]:
-    """A rule fitted per question language on its calibration slice: its cuts and its rates."""
+def _per_slice(rows: list[dict[str, Any]], fit: Any, refuses: Any) -> dict[str, Any]:
+    """A rule fitted per slice on that slice's calibration rows: its cuts and its rates."""
     cuts = {}
-    for lang, name in FITTED_SLICES.items():
+    for name in SLICES:
         calibration = [r for r in rows if r["half"] == "calibration" and slice_of(r) == name]
-        cuts[lang] = fit(calibration)
-    refused = [bool(refuses(r, cuts[r["lang"]])) for r in rows]
+        if calibration:
+            cuts[name] = fit(calibration)
+    refused = [bool(refuses(r, cuts.get(slice_of(r), cuts.get(r["lang"])))) for r in rows]
     return {"cuts": cuts, "slices": _by_slice(rows, refused)}
 
 
 def _rules(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each rule's cuts (fitted on calibration, per question language) and its rates per slice and half."""
+    """Each rule's cuts (fitted on calibration, per slice) and its rates per slice and half."""
     rules: dict[str, dict[str, Any]] = {
         "previous": {
             "cuts": {"all": {"dense": PREVIOUS_DENSE_CUT}},
@@ -79,17 +79,17 @@ def _rules(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         }
     }
     for signal in SIGNALS:
-        rules[signal] = _per_language(
+        rules[signal] = _per_slice(
             rows,
             lambda cal, s=signal: {s: fit_cut(cal, s)},
             lambda r, cut, s=signal: r["signals"].get(s, 0.0) < cut[s],
         )
-    rules["dense_and_words"] = _per_language(
+    rules["dense_and_words"] = _per_slice(
         rows,
         lambda cal: dict(zip(("dense", "term_share"), fit_both(cal, "dense", "term_share"), strict=True)),
         lambda r, cut: r["signals"].get("dense", 0.0) < cut["dense"] or r["signals"]["term_share"] < cut["term_share"],
     )
-    rules["weighted"] = _per_language(
+    rules["weighted"] = _per_slice(
         rows,
         lambda cal: dict(zip(("word_weight", "cut"), fit_weighted(cal), strict=True)),
         lambda r, cut: weighted(r, cut["word_weight"]) < cut["cut"],
@@ -119,6 +119,7 @@ def _judged(retrievers: dict[str, Retriever], questions: list[LabelledQuestion],
                 "kb": question.kb,
                 "origin": question.origin,
                 "lang": answerable.language(question.q),
+                "slice": answerable.question_slice(question.q, results),
                 "group": question.group,
                 "half": question.half,
                 "signals": {k: round(v, 4) for k, v in verdict.signals.items()},
@@ -175,7 +176,7 @@ def run(opts: RunOptions) -> dict[str, Any]:
             "false_refusal_under": GOAL_FALSE_REFUSALS,
             "met": all(
                 held[name]["false_refusal"] is not None and held[name]["false_refusal"] <= GOAL_FALSE_REFUSALS
-                for name in FITTED_SLICES.values()
+                for name in SLICES
                 if name in held
             ),
         },

@@ -11,12 +11,14 @@ Two question sets, each asked of its own knowledge base:
   questions about the Click docs: cross-lingual) and bench/refusal_en_unanswerable.jsonl (near and
   far, English), written before any retrieval score was seen; and a second pair written later by
   another engineer who saw neither the first pair nor any result (bench/refusal_en_questions_2.jsonl,
-  bench/refusal_en_unanswerable_2.jsonl).
+  bench/refusal_en_unanswerable_2.jsonl); and a pair of Chinese questions about the Click docs,
+  answerable and not, written blind the same way (bench/refusal_zh_en_questions.jsonl,
+  bench/refusal_zh_en_unanswerable.jsonl): cross-lingual.
 
 Each (set, group) is ordered by the SHA-256 of the question and cut in two: the first half is the
 *calibration* half (every fitted constant comes from it), the second the *held-out* half (only
-reported on). The split was fixed before any result was looked at. The second English pair is split
-on its own, so adding it moved no question of the first pair to the other half.
+reported on). The split was fixed before any result was looked at. Each later pair is split on its
+own, so adding it moved no question of an earlier pair to the other half.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ EN_UNANSWERABLE = REPO / "bench" / "refusal_en_unanswerable.jsonl"
 EN_PAIRS = (
     (EN_QUESTIONS, EN_UNANSWERABLE),
     (REPO / "bench" / "refusal_en_questions_2.jsonl", REPO / "bench" / "refusal_en_unanswerable_2.jsonl"),
+    (REPO / "bench" / "refusal_zh_en_questions.jsonl", REPO / "bench" / "refusal_zh_en_unanswerable.jsonl"),
 )
 GROUPS = ("answerable", "near", "far")
 HALVES = ("calibration", "held_out")

@@ -4,7 +4,8 @@ A rule refuses a question when a signal is below its cut. The cut for one signal
 that refuses at most MAX_REFUSED_SHARE of the calibration half's answerable questions (a margin
 under the 5 % goal, since 55 questions make a noisy estimate), placed midway between that
 answerable question's value and the next lower calibration value, so it sits between items.
-Cuts are fitted per question language (e5 cosines run lower for English), each on its own slice.
+Cuts are fitted per slice (rag.answerable.question_slice: Chinese, English, Chinese questions whose
+sources are English; e5 cosines run lower for English text), each on its own calibration rows.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ import numpy as np
 MAX_REFUSED_SHARE = 0.02
 GOAL_FALSE_REFUSALS = 0.05
 WORD_WEIGHTS = tuple(round(0.01 * i, 2) for i in range(16))  # 0 .. 0.15
-SLICES = ("zh", "en", "zh_en")  # Chinese questions, Chinese corpus; English questions; Chinese on English docs
-FITTED_SLICES = {"zh": "zh", "en": "en"}  # question language -> the slice its cuts are fitted on
+SLICES = ("zh", "en", "zh_en")  # Chinese questions, Chinese sources; English questions; Chinese on English sources
 
 Row = dict[str, Any]  # one question: "group", "half", "signals"
 
@@ -49,11 +49,9 @@ def fit_cut(rows: Sequence[Row], signal: str) -> float:
 
 
 def slice_of(row: Row) -> str:
-    """ "zh" (a Chinese question over the Chinese corpus), "en" (an English question) or "zh_en" (a
-    Chinese question over English docs: cross-lingual, scored by the Chinese cuts, fitted on nothing)."""
-    if row["lang"] == "en":
-        return "en"
-    return "zh" if row["kb"] == "corpus" else "zh_en"
+    """The row's slice as the shipped rule decides it (rag.answerable.question_slice): "zh", "en" or
+    "zh_en" (a Chinese question whose retrieved sources are English)."""
+    return str(row["slice"])
 
 
 def weighted(row: Row, weight: float) -> float:

