@@ -77,7 +77,8 @@ def language(text: str) -> str:
 def question_slice(question: str, results: Sequence[RetrievedChunk] = ()) -> str:
     """Which fitted cut judges ``question``: its language ("zh" or "en"), or "zh_en" for a Chinese
     question whose sources are English (a Chinese engineer asking about English docs or code): its
-    cosines run lower than a Chinese question's over Chinese text, and it shares no words with them."""
+    cosines run lower than a Chinese question's over Chinese text, and the only words it shares with
+    them are the identifiers it names."""
     lang = language(question)
     if lang == "zh" and results and language("\n".join(r.chunk.text for r in results)) == "en":
         return "zh_en"
