@@ -19,7 +19,7 @@ from ingest.errors import KnowledgeBaseError
 from ingest.locks import write_lock
 from ingest.progress import Progress, no_progress
 from ingest.settings import IngestSettings, StoreBackend
-from ingest.stores import KnowledgeStore, PreparedDocument, text_sha
+from ingest.stores import KnowledgeStore, PreparedDocument, text_sha, vector_key
 from ingest.types import ChunkText
 
 BATCH_CHUNKS = 5_000
@@ -77,8 +77,11 @@ def _copy(source: KnowledgeStore, target: KnowledgeStore, progress: Progress) ->
     progress("copy", 0, len(documents))
     for done, info in enumerate(documents, start=1):
         chunks = source.chunks_of(info.name)
-        vectors = source.known_vectors(text_sha(c.text) for c in chunks)
-        missing = [c.ordinal for c in chunks if text_sha(c.text) not in vectors]
+        # a store written before code had an embedding context keys its code vectors by text alone
+        keys = [(vector_key(info.name, c), text_sha(c.text)) for c in chunks]
+        known = source.known_vectors(key for pair in keys for key in pair)
+        found = [known.get(key, known.get(by_text)) for key, by_text in keys]
+        missing = [c.ordinal for c, vector in zip(chunks, found, strict=True) if vector is None]
         if missing:
             raise KnowledgeBaseError(f"{info.name}: the window vectors of chunks {missing[:5]} are missing")
         try:
@@ -93,7 +96,7 @@ def _copy(source: KnowledgeStore, target: KnowledgeStore, progress: Progress) ->
                 info.size_bytes,
                 info.sha256,
                 [ChunkText(c.text, c.page, c.heading, c.lines, c.kind, c.ocr) for c in chunks],
-                [vectors[text_sha(c.text)] for c in chunks],
+                [vector for vector in found if vector is not None],
                 content,
                 info.added_at,
             )

@@ -31,7 +31,7 @@ from ingest.project import NO_TEXT, ProjectScan, Skipped, scan_project
 from ingest.rebuild import StoredOriginal, stored_originals
 from ingest.settings import IngestSettings
 from ingest.splitter import split_sections
-from ingest.stores import KnowledgeStore, PreparedDocument, text_sha
+from ingest.stores import KnowledgeStore, PreparedDocument
 from ingest.types import IncomingFile
 from ingest.windows import window_texts
 
@@ -390,26 +390,32 @@ def _embed(
     previous: KnowledgeStore | None = None,
 ) -> tuple[int, int]:
     """Fill in each document's window vectors, reusing those ``kb`` (or ``previous``, the store a
-    rebuild replaces) holds for the same text; returns (embedded, reused) chunk counts. New vectors
-    use the window size ``kb`` records, so that all of its vectors are alike; a knowledge base
-    that records none (written by an older version) takes the configured one."""
-    texts = [c.text for d in docs for c in d.chunks]
-    if not texts:
+    rebuild replaces) holds for the same text and embedding context (stores.vector_key: each window
+    of a code or config chunk is embedded after its file and symbol path); returns (embedded,
+    reused) chunk counts. New vectors use the window size ``kb`` records, so that all of its
+    vectors are alike; a knowledge base that records none (written by an older version) takes the
+    configured one."""
+    chunks = [(d.name, c) for d in docs for c in d.chunks]
+    if not chunks:
         return 0, 0
-    shas = [text_sha(t) for t in texts]
+    shas = [stores.vector_key(name, c) for name, c in chunks]
     reused = kb.known_vectors(shas)
     if previous is not None:
         reused |= previous.known_vectors(s for s in shas if s not in reused)
     missing = list(dict.fromkeys(s for s in shas if s not in reused))
     window_chars = kb.window_chars or settings.window_chars
-    text_of = dict(zip(shas, texts, strict=False))
+    text_of = {sha: c.text for sha, (_, c) in zip(shas, chunks, strict=True)}
+    context_of = {sha: stores.embedding_context(name, c) for sha, (name, c) in zip(shas, chunks, strict=True)}
     embedder: Embedder = get_embedder(settings.embedder)
     fresh: dict[str, np.ndarray] = {}
     batch = settings.embed_batch_size
     progress("embed", 0, len(missing))
     for start in range(0, len(missing), batch):
         part = missing[start : start + batch]
-        windows = [window_texts(text_of[sha], window_chars) for sha in part]
+        windows = [
+            [f"{context_of[sha]}\n{w}" if context_of[sha] else w for w in window_texts(text_of[sha], window_chars)]
+            for sha in part
+        ]
         rows = embedder.encode_passages([w for chunk in windows for w in chunk])
         offsets = np.cumsum([0] + [len(chunk) for chunk in windows])
         fresh.update((sha, rows[a:b]) for sha, a, b in zip(part, offsets[:-1], offsets[1:], strict=True))

@@ -17,10 +17,12 @@ import pytest
 from conftest import BOTH_BACKENDS, CORPUS, EMBEDDED_ONLY, REPO, cli_env
 
 from ingest import pipeline
+from ingest.embeddings import get_embedder
 from ingest.errors import IndexMismatch, InvalidName, KnowledgeBaseBusy, KnowledgeBaseNotFound
 from ingest.locks import write_lock
 from ingest.pipeline import IncomingFile
-from ingest.stores import text_sha
+from ingest.stores import embedding_context, text_sha, vector_key
+from ingest.types import StoredChunk
 from ingest.windows import window_texts
 from rag.config import Settings
 
@@ -366,3 +368,55 @@ def test_a_rebuild_killed_between_its_renames_gets_the_old_knowledge_base_back(
     report = pipeline.add_files(settings, built_kb, [IncomingFile("more.md", note)])
     assert report.added == ["more.md"] and sorted(_names(settings, built_kb)) == sorted([*names, "more.md"])
     assert sorted(p.name for p in settings.data_dir.iterdir() if p.name.startswith(f".{built_kb}")) == []
+
+
+CODE = '''def remove_word(dictionary: dict[str, int], word: str) -> None:
+    """Forget ``word``: its frequency drops to zero."""
+    dictionary[word] = 0
+'''
+
+
+def _only_chunk_vectors(settings: Settings, kb: str, doc_name: str) -> tuple[StoredChunk, np.ndarray]:
+    store = pipeline.open_kb(settings, kb)
+    try:
+        [chunk] = store.chunks_of(doc_name)
+        [vectors] = store.known_vectors([vector_key(doc_name, chunk)]).values()
+        return chunk, vectors
+    finally:
+        store.close()
+
+
+def test_code_windows_are_embedded_after_their_file_and_symbol_and_prose_windows_alone(
+    settings: Settings, tmp_path: Path
+) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "words.py").write_text(CODE, encoding="utf-8")
+    (tmp_path / "notes.md").write_text("# 词典\n\n删掉一个词以后，它的词频是零。\n", encoding="utf-8")
+    assert not pipeline.build_from_folder(settings, "ctx", tmp_path).failed
+    embedder = get_embedder(settings.embedder)
+    code, code_vectors = _only_chunk_vectors(settings, "ctx", "pkg/words.py")
+    assert embedding_context("pkg/words.py", code) == "pkg/words.py › remove_word"
+    expected = embedder.encode_passages(
+        [f"pkg/words.py › remove_word\n{w}" for w in window_texts(code.text, settings.window_chars)]
+    )
+    assert np.allclose(code_vectors, expected)
+    assert not np.allclose(code_vectors, embedder.encode_passages(window_texts(code.text, settings.window_chars)))
+    prose, prose_vectors = _only_chunk_vectors(settings, "ctx", "notes.md")
+    assert embedding_context("notes.md", prose) == "" and vector_key("notes.md", prose) == text_sha(prose.text)
+    assert np.allclose(prose_vectors, embedder.encode_passages(window_texts(prose.text, settings.window_chars)))
+
+
+def test_moved_code_is_embedded_again_under_its_new_path_and_moved_prose_reuses_its_vectors(
+    settings: Settings, tmp_path: Path
+) -> None:
+    code, prose = tmp_path / "words.py", tmp_path / "notes.md"
+    code.write_text(CODE, encoding="utf-8")
+    prose.write_text("# 词典\n\n删掉一个词以后，它的词频是零。\n", encoding="utf-8")
+    pipeline.add_files(settings, "moved", [IncomingFile("a/words.py", code), IncomingFile("a/notes.md", prose)])
+    report = pipeline.add_files(
+        settings, "moved", [IncomingFile("b/words.py", code), IncomingFile("b/notes.md", prose)]
+    )
+    assert (report.chunks_embedded, report.chunks_reused) == (1, 1)
+    _, vectors = _only_chunk_vectors(settings, "moved", "b/words.py")
+    _, before = _only_chunk_vectors(settings, "moved", "a/words.py")
+    assert not np.allclose(vectors, before)

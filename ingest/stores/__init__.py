@@ -14,7 +14,16 @@ from typing import TypeVar
 from ingest.errors import KnowledgeBaseNotFound
 from ingest.names import validate_kb_name
 from ingest.settings import IngestSettings
-from ingest.stores.base import KnowledgeStore, PreparedDocument, Scored, WriteProgress, no_progress, text_sha
+from ingest.stores.base import (
+    KnowledgeStore,
+    PreparedDocument,
+    Scored,
+    WriteProgress,
+    embedding_context,
+    no_progress,
+    text_sha,
+    vector_key,
+)
 from ingest.stores.embedded import EmbeddedStore, list_knowledge_bases
 from ingest.stores.sqlite import DB_NAME
 
@@ -27,6 +36,7 @@ __all__ = [
     "WriteProgress",
     "create_store",
     "delete_store",
+    "embedding_context",
     "knowledge_bases",
     "no_progress",
     "open_store",
@@ -35,6 +45,7 @@ __all__ = [
     "store_exists",
     "store_identity",
     "text_sha",
+    "vector_key",
 ]
 
 

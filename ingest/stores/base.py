@@ -38,6 +38,24 @@ def text_sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def embedding_context(doc_name: str, chunk: ChunkText | StoredChunk) -> str:
+    """The line embedded before each window of a code or config chunk: its file and symbol path
+    (``src/click/core.py › Context › invoke``). A function's body often names neither what it is
+    for nor where it lives; a Chinese question about it ("删掉一个词的代码") matches the symbol's
+    name better (bench/report.md, project section). Prose carries its meaning in its text: none."""
+    if chunk.kind not in ("code", "config"):
+        return ""
+    return f"{doc_name} › {chunk.heading}" if chunk.heading else doc_name
+
+
+def vector_key(doc_name: str, chunk: ChunkText | StoredChunk) -> str:
+    """The key whose window vectors a chunk may reuse (``known_vectors``): of its text, and for code
+    and config of its embedding context too, so vectors embedded under another path or symbol, or
+    without one (a knowledge base built before the context existed), are embedded afresh."""
+    context = embedding_context(doc_name, chunk)
+    return text_sha(f"{context}\n{chunk.text}" if context else chunk.text)
+
+
 def passage_key(doc_name: str, chunk: ChunkText) -> str:
     """Chunks of one document with the same heading and text are one passage (a file repeating
     itself is stored, indexed and embedded once; vectors are shared across documents by text)."""

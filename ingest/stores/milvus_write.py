@@ -29,7 +29,7 @@ import numpy as np
 
 from ingest.errors import KnowledgeBaseError
 from ingest.stores import milvus_catalog as catalog
-from ingest.stores.base import PreparedDocument, WriteProgress, check_shapes, keyword_text, passage_key, text_sha
+from ingest.stores.base import PreparedDocument, WriteProgress, check_shapes, keyword_text, passage_key, vector_key
 from ingest.stores.milvus_catalog import Record
 from ingest.stores.milvus_connect import Milvus
 from ingest.stores.milvus_read import DOC_FIELDS, LiveDocument
@@ -211,7 +211,7 @@ class _Staging:
             {
                 "id": passage_id,
                 "sha": key,
-                "text_sha": text_sha(text),
+                "text_sha": vector_key(doc_name, chunk),
                 "heading": heading,
                 "text": text,
                 "chars": len(text),

@@ -29,7 +29,7 @@ CREATE UNIQUE INDEX documents_by_name ON documents(name) WHERE live = 1;
 CREATE TABLE passages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a removed passage's windows may linger as tombstones
     sha TEXT NOT NULL UNIQUE,  -- of document, heading and text: what makes two chunks one passage
-    text_sha TEXT NOT NULL,  -- of the text alone: whose window vectors can be reused
+    text_sha TEXT NOT NULL,  -- base.vector_key: whose window vectors can be reused
     text TEXT NOT NULL, vectors BLOB NOT NULL
 );
 CREATE INDEX passages_by_text ON passages(text_sha);

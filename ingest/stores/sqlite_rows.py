@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from ingest.keywords import fts_document
-from ingest.stores.base import PreparedDocument, WriteProgress, check_shapes, keyword_text, passage_key, text_sha
+from ingest.stores.base import PreparedDocument, WriteProgress, check_shapes, keyword_text, passage_key, vector_key
 from ingest.stores.index_cache import Stamp
 from ingest.types import ChunkText
 from ingest.windows import window_ids
@@ -110,7 +110,7 @@ def _passage_id(
         passage_id = int(
             db.execute(
                 "INSERT INTO passages (sha, text_sha, text, vectors) VALUES (?, ?, ?, ?)",
-                (key, text_sha(chunk.text), chunk.text, vectors.tobytes()),
+                (key, vector_key(doc_name, chunk), chunk.text, vectors.tobytes()),
             ).lastrowid
         )
         db.execute(
