@@ -32,7 +32,7 @@ from ingest.rebuild import StoredOriginal, stored_originals
 from ingest.settings import IngestSettings
 from ingest.splitter import split_sections
 from ingest.stores import KnowledgeStore, PreparedDocument
-from ingest.types import IncomingFile
+from ingest.types import ChunkText, IncomingFile
 from ingest.windows import window_texts
 
 
@@ -404,18 +404,14 @@ def _embed(
         reused |= previous.known_vectors(s for s in shas if s not in reused)
     missing = list(dict.fromkeys(s for s in shas if s not in reused))
     window_chars = kb.window_chars or settings.window_chars
-    text_of = {sha: c.text for sha, (_, c) in zip(shas, chunks, strict=True)}
-    context_of = {sha: stores.embedding_context(name, c) for sha, (name, c) in zip(shas, chunks, strict=True)}
+    chunk_of = dict(zip(shas, chunks, strict=True))
     embedder: Embedder = get_embedder(settings.embedder)
     fresh: dict[str, np.ndarray] = {}
     batch = settings.embed_batch_size
     progress("embed", 0, len(missing))
     for start in range(0, len(missing), batch):
         part = missing[start : start + batch]
-        windows = [
-            [f"{context_of[sha]}\n{w}" if context_of[sha] else w for w in window_texts(text_of[sha], window_chars)]
-            for sha in part
-        ]
+        windows = [_embedded_windows(*chunk_of[sha], window_chars) for sha in part]
         rows = embedder.encode_passages([w for chunk in windows for w in chunk])
         offsets = np.cumsum([0] + [len(chunk) for chunk in windows])
         fresh.update((sha, rows[a:b]) for sha, a, b in zip(part, offsets[:-1], offsets[1:], strict=True))
@@ -426,6 +422,13 @@ def _embed(
         doc.vectors = [vectors[s] for s in shas[position : position + len(doc.chunks)]]
         position += len(doc.chunks)
     return len(missing), len(shas) - len(missing)
+
+
+def _embedded_windows(doc_name: str, chunk: ChunkText, window_chars: int) -> list[str]:
+    """The texts embedded for ``chunk``: its windows, each after its embedding context if it has one."""
+    context = stores.embedding_context(doc_name, chunk)
+    windows = window_texts(chunk.text, window_chars)
+    return [f"{context}\n{w}" for w in windows] if context else windows
 
 
 def original_file(settings: IngestSettings, kb_name: str, doc_name: str) -> bytes:

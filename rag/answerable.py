@@ -118,13 +118,16 @@ def dense_cut(settings: Settings, question: str = "", results: Sequence[Retrieve
         return DenseCut(settings.answer_threshold)
     cuts = DENSE_CUTS.get(embedder_id(settings.embedder), {})
     found = question_slice(question, results)
-    return cuts.get(found, cuts.get(language(question)))
+    return cuts.get(found, cuts.get("zh") if found == "zh_en" else None)
 
 
 def rule(settings: Settings, question: str = "", results: Sequence[RetrievedChunk] = ()) -> tuple[str, float]:
     """(signal, threshold) the settings decide ``question`` by: "dense" and its cut (see dense_cut)
     when one applies, else "words" and the word-share threshold."""
-    cut = dense_cut(settings, question, results)
+    return _decided_by(settings, dense_cut(settings, question, results))
+
+
+def _decided_by(settings: Settings, cut: DenseCut | None) -> tuple[str, float]:
     if cut is not None:
         return "dense", cut.threshold
     share = settings.answer_min_term_share
@@ -158,7 +161,7 @@ def judge(query: str, results: Sequence[RetrievedChunk], settings: Settings) -> 
     word weight times the share of the query's words found), else by the share of its words."""
     measured = signals(query, results)
     cut = dense_cut(settings, query, results)
-    signal, threshold = rule(settings, query, results)
+    signal, threshold = _decided_by(settings, cut)
     if cut is not None:
         value = measured.get("dense", 0.0) + cut.word_weight * measured["term_share"]
     else:

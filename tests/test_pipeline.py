@@ -374,6 +374,7 @@ CODE = '''def remove_word(dictionary: dict[str, int], word: str) -> None:
     """Forget ``word``: its frequency drops to zero."""
     dictionary[word] = 0
 '''
+PROSE = "# 词典\n\n删掉一个词以后，它的词频是零。\n"
 
 
 def _only_chunk_vectors(settings: Settings, kb: str, doc_name: str) -> tuple[StoredChunk, np.ndarray]:
@@ -391,7 +392,7 @@ def test_code_windows_are_embedded_after_their_file_and_symbol_and_prose_windows
 ) -> None:
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "words.py").write_text(CODE, encoding="utf-8")
-    (tmp_path / "notes.md").write_text("# 词典\n\n删掉一个词以后，它的词频是零。\n", encoding="utf-8")
+    (tmp_path / "notes.md").write_text(PROSE, encoding="utf-8")
     assert not pipeline.build_from_folder(settings, "ctx", tmp_path).failed
     embedder = get_embedder(settings.embedder)
     code, code_vectors = _only_chunk_vectors(settings, "ctx", "pkg/words.py")
@@ -411,7 +412,7 @@ def test_moved_code_is_embedded_again_under_its_new_path_and_moved_prose_reuses_
 ) -> None:
     code, prose = tmp_path / "words.py", tmp_path / "notes.md"
     code.write_text(CODE, encoding="utf-8")
-    prose.write_text("# 词典\n\n删掉一个词以后，它的词频是零。\n", encoding="utf-8")
+    prose.write_text(PROSE, encoding="utf-8")
     pipeline.add_files(settings, "moved", [IncomingFile("a/words.py", code), IncomingFile("a/notes.md", prose)])
     report = pipeline.add_files(
         settings, "moved", [IncomingFile("b/words.py", code), IncomingFile("b/notes.md", prose)]
