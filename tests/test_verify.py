@@ -13,6 +13,8 @@ import pytest
 from ingest.embeddings import HashingEmbedder, get_embedder
 from rag.verify import NO_SOURCE, Verdict, check_citations
 from rag.verify.answer import split_answer
+from rag.verify.polarity import dropped_negations
+from rag.verify.text import normalise
 
 LSIX = (
     "要能在命令行下预览,需要一个前提条件是终端支持 Sixel Graphics。像我使用 iTerm2、服务端预览没有问题。"
@@ -106,6 +108,18 @@ def test_a_swapped_name_is_flagged() -> None:
 def test_a_negated_claim_is_flagged() -> None:
     verdict = one("这种行为变化相对于温度以连续的方式发生[1]。", {1: WATER, 2: LSIX})
     assert verdict.supported is False
+
+
+def test_a_claim_that_drops_the_sources_negation_is_flagged_and_says_so() -> None:
+    verdict = one("LLM 带来的巨大进步，所能产生的效果是之前我们大多数人都能预见到的[1]。", {1: CHATGPT, 2: LSIX})
+    assert verdict.supported is False and any("能预见到的" in m and "否定" in m for m in verdict.missing)
+
+
+def test_a_phrase_the_sources_also_say_plainly_is_no_dropped_negation() -> None:
+    sources = normalise("它并非完全正相关。在另一些任务上，两者完全正相关。")
+    assert dropped_negations(normalise("两者完全正相关"), sources, sources) == []
+    needs = "需求不仅仅是功能性的"
+    assert dropped_negations(normalise("它仅仅是功能性的"), needs, needs) == ["仅仅是功能性的"]
 
 
 def test_an_opposite_word_is_flagged() -> None:

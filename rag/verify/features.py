@@ -26,7 +26,7 @@ from rag.verify.alignment import (
 )
 from rag.verify.edits import Edits, near_copy_edits
 from rag.verify.facts import Fact, claim_facts, fact_found
-from rag.verify.polarity import reversal
+from rag.verify.polarity import dropped_negations, reversal
 from rag.verify.sources import Source
 from rag.verify.text import UnitIndex, content_units, coverage, normalise, without_attribution
 from rag.verify.words import missing_words
@@ -49,6 +49,7 @@ FEATURES = (
     "negation_flips",  # share of shared words negated in one text only (claim vs best span)
     "opposite_words",  # claim says X where the span says X's opposite
     "negated_clauses",  # a claim clause and its near copy in the span differ by a negation
+    "dropped_negation",  # a phrase of the span the cited sources only ever negate, said plainly
     "exchanged_terms",  # a near copy of the best span with two of its terms trading places (edits.py)
     "negation_replaced",  # a near copy with a negation added or dropped in a replaced word
     "number_replaced",  # a near copy with a number put for the span's
@@ -120,6 +121,7 @@ def assess(claim: str, cited: Sequence[Source], uncited: Sequence[Source], sims:
     swapped_ = swaps(norm, index, facts, absent_words) if not cross else ([], [])
     reversed_ = reversal(norm, best_index.norm, cross)
     flips, shared, opposites = reversed_.flips, reversed_.shared, reversed_.opposites
+    dropped = dropped_negations(norm, best_index.norm, index.norm) if not cross else []
     edits = near_copy_edits(norm, best_index.norm) if not cross else Edits()
     cited_cosine = best_cosine(cited, sims) if cross else 0.0
     hard_missing = [f for f in missing if f.kind == "number" and not _is_soft(f)]
@@ -142,6 +144,7 @@ def assess(claim: str, cited: Sequence[Source], uncited: Sequence[Source], sims:
             flips / shared if shared else 0.0,
             min(len(opposites), 1),
             min(reversed_.negated_clauses, 1),
+            min(len(dropped), 1),
             min(edits.exchanges, 1),
             min(edits.negations, 1),
             min(edits.numbers, 1),
@@ -154,6 +157,7 @@ def assess(claim: str, cited: Sequence[Source], uncited: Sequence[Source], sims:
     reasons = [_fact_reason(f, elsewhere[f]) for f in missing]
     reasons += [f"{mine} ≠ {theirs}" for mine, theirs in swapped_[0] + swapped_[1]]
     reasons += [f"{said} ≠ {theirs}" for said, theirs in opposites]
+    reasons += [f"{phrase}（资料为否定 / the source negates it）" for phrase in dropped]
     if shared and flips * 3 >= shared:
         reasons.append("否定与资料相反 / negation reversed")
     weak = [text for c, text in clause_cover if c < 0.5 and text not in reasons]

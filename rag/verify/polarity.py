@@ -2,8 +2,9 @@
 
 A word is *negated* when a negation (不, 没有, 无法, 并非, not, never, cannot…) comes before it in
 the same clause. A claim is reversed relative to its best-matching source span when words they
-share are negated in one and not in the other, or when the claim uses a word whose opposite the
-span uses instead (放大 / 缩小, easy / 困难).
+share are negated in one and not in the other, when it says plainly what the sources only ever
+say negated (并非完全正相关 / 完全正相关), or when the claim uses a word whose opposite the span uses
+instead (放大 / 缩小, easy / 困难).
 """
 
 from __future__ import annotations
@@ -62,6 +63,11 @@ _OPPOSITES: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
 )
 
 
+# A negation right before a phrase, words like 不仅 included: dropping the 不 of 不仅仅 reverses
+# "不仅仅是功能性的" as surely as dropping that of 不具备.
+_NEGATION_BEFORE = re.compile(r"(?:并非|并不|并没有|没有|不是|[不没非无未])$")
+_NEGATION_ANY = re.compile(r"并非|并不|没有|不是|[不没非无未]")
+SHARED_RUN = 3  # Chinese characters a phrase must share with the span for its negation to be compared
 SCOPE, SCOPE_LATIN = 8, 24
 NEAR_COPY = 0.6  # a span clause holding this share of a claim clause's words is a near copy of it
 
@@ -171,3 +177,36 @@ def reversal(claim: str, span: str, cross_lingual: bool) -> Reversal:
             opposites += [pair for pair in _opposites(mine, clause) if pair not in opposites]
     opposites = [(a, b) for a, b in opposites if a not in span and b not in claim]
     return Reversal(flips, shared, opposites, negated_clauses)
+
+
+def _shared_runs(claim: str, span: str) -> list[tuple[int, str]]:
+    """(position, phrase): the claim's longest runs of Chinese characters that ``span`` also holds,
+    SHARED_RUN characters or more, left to right."""
+    runs = []
+    for run in CJK_RUN.finditer(claim):
+        text, i = run.group(), 0
+        while i + SHARED_RUN <= len(text):
+            j = i + SHARED_RUN
+            if text[i:j] not in span:
+                i += 1
+                continue
+            while j < len(text) and text[i : j + 1] in span:
+                j += 1
+            runs.append((run.start() + i, text[i:j]))
+            i = j
+    return runs
+
+
+def dropped_negations(claim: str, span: str, sources: str) -> list[str]:
+    """Phrases the normalised claim shares with its best-matching ``span`` that the cited
+    ``sources`` only ever say right after a negation (并非完全正相关, 不具备逻辑推理), while the claim
+    says them with no negation near (完全正相关): the claim drops the sources' negation."""
+    dropped = []
+    for at, phrase in _shared_runs(claim, span):
+        said = [m.start() for m in re.finditer(re.escape(phrase), sources)]
+        negated_there = all(_NEGATION_BEFORE.search(sources, max(0, o - 3), o) for o in said)
+        end = at + len(phrase)
+        negated_here = _NEGATION_ANY.search(claim, max(0, at - 4), at) or _NEGATION_ANY.search(claim, end, end + 2)
+        if said and negated_there and not negated_here:
+            dropped.append(phrase)
+    return dropped
