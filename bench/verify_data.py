@@ -1,10 +1,10 @@
-"""The labelled set the citation checker is fitted and measured on, split once and for all.
+"""The labelled sets the citation checker is fitted and measured on, split once and for all.
 
-Each labelled set (bench/verify_set.jsonl, and bench/verify_set_2.jsonl written later and blind
-by another engineer) is split by id, before any result was looked at: items ordered by the
-SHA-256 of their id, the first half is the *calibration* half (every fitted constant comes from
-the calibration halves of both sets: bench/verify_fit.py), the second the *held-out* half (only
-reported on: bench/verify.py).
+Each labelled set (bench/verify_set.jsonl, and bench/verify_set_2.jsonl and verify_set_3.jsonl,
+written later and blind by other engineers who saw neither the checker nor its results) is split
+by id, before any result was looked at: items ordered by the SHA-256 of their id, the first half
+is the *calibration* half (every fitted constant comes from the calibration halves of every set:
+bench/verify_fit.py), the second the *held-out* half (only reported on: bench/verify.py).
 """
 
 from __future__ import annotations
@@ -45,7 +45,11 @@ def split_halves(items: Sequence[LabelledItem]) -> tuple[list[LabelledItem], lis
     return ordered[:half], ordered[half:]
 
 
-VERIFY_SETS = {"set 1": VERIFY_SET, "set 2": VERIFY_SET.with_name("verify_set_2.jsonl")}
+VERIFY_SETS = {
+    "set 1": VERIFY_SET,
+    "set 2": VERIFY_SET.with_name("verify_set_2.jsonl"),
+    "set 3": VERIFY_SET.with_name("verify_set_3.jsonl"),
+}
 
 
 def load_halves(path: Path = VERIFY_SET) -> tuple[list[LabelledItem], list[LabelledItem]]:

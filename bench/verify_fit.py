@@ -1,4 +1,4 @@
-"""Fit the citation checker's scorer on the calibration halves of both labelled sets.
+"""Fit the citation checker's scorer on the calibration halves of every labelled set.
 
     .venv/bin/python bench/verify_fit.py
 

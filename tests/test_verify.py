@@ -95,6 +95,12 @@ def test_digits_inside_a_name_or_a_list_number_are_not_the_claims_number() -> No
     assert verdict.supported is False and any("2" in m for m in verdict.missing)
 
 
+def test_a_number_written_in_other_numerals_is_the_same_number() -> None:
+    stages = "在学习数字求和取余这个任务时,它的训练动态会经历3个阶段:记忆期、平台期和泛化期。"
+    verdict = one("在学习数字求和取余这个任务时，它的训练动态会经历三个阶段：记忆期、平台期和泛化期[1]。", {1: stages, 2: LSIX})
+    assert verdict.supported is True, verdict.missing
+
+
 def test_a_number_moved_to_another_name_is_flagged_though_the_source_has_it() -> None:
     verdict = one("百度“文心”的规模为 200B[1]。", {1: SIZES, 2: CHATGPT})
     assert verdict.supported is False and any("200" in m and "260" in m for m in verdict.missing)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from functools import reduce
 
 from rag.verify.facts import Fact
-from rag.verify.numbers import ARABIC_NUMBER
+from rag.verify.numbers import ARABIC_NUMBER, same_value
 from rag.verify.sources import Source, Span
 from rag.verify.swaps import compact, swapped
 from rag.verify.text import CJK_RUN, CLAUSE_BREAK, FUNCTION_CHARS, UnitIndex, content_units, coverage, is_cjk
@@ -96,6 +96,8 @@ def swaps(
         digits = ARABIC_NUMBER.match(fact.written)
         token = {"number": digits.group() if digits else fact.written, "quote": ""}.get(fact.kind, fact.key)
         other = swapped(claim, source, token)
+        if other and fact.kind == "number" and same_value(fact.written, other):
+            continue  # 三条路径 where the source writes 3条路径
         if other and (not re.fullmatch(r"[a-z][\w.\-]*", other) or (len(other) > 1 and _whole_word(other, index.norm))):
             found[0].append((fact.written, other))
     for word in absent_words:

@@ -4,7 +4,7 @@ A claim written from one sentence keeps most of its characters; a false one diff
 few replaced words, and the telling replacements are of three kinds: two of the span's terms
 exchanged ("理解 ... 生成" -> "生成 ... 理解", "第 1 条 ... 第 3 条" -> "第 3 条 ... 第 1 条"), a
 negation added or dropped ("持续上升" -> "并没有提升", "完全没有" -> "具备"), a number put for
-another ("十个" -> "八个"). A reworded claim replaces words too, but with synonyms, which are none
+another ("十个" -> "八个", not "3个" -> "三个"). A reworded claim replaces words too, but with synonyms, which are none
 of these. The claim and the span are aligned character by character (difflib); only replacements
 inside the alignment, with matched text on both sides, count, and only for a near copy.
 """
@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+from rag.verify.numbers import same_value
 from rag.verify.polarity import negation_count
 from rag.verify.swaps import compact
 
@@ -62,5 +63,8 @@ def near_copy_edits(norm: str, span_norm: str) -> Edits:
         return Edits()
     exchanges = sum(any(_exchanged(p, q) for q in pairs if q is not p) for p in pairs)
     negations = sum(negation_count(theirs) % 2 != negation_count(mine) % 2 for theirs, mine in pairs)
-    numbers = sum(bool(_NUMERAL.fullmatch(theirs[1:-1]) and _NUMERAL.fullmatch(mine[1:-1])) for theirs, mine in pairs)
+    numbers = sum(
+        bool(_NUMERAL.fullmatch(theirs[1:-1]) and _NUMERAL.fullmatch(mine[1:-1])) and not same_value(theirs, mine)
+        for theirs, mine in pairs
+    )
     return Edits(exchanges, negations, numbers)

@@ -138,3 +138,9 @@ def number_aliases(norm: str) -> Iterator[str]:
             yield _canonical(Decimal(raw))
         if len(raw) == 2 and norm.startswith("年", match.end()):
             yield ("20" if int(raw) < 50 else "19") + raw
+
+
+def same_value(one: str, other: str) -> bool:
+    """Whether two normalised texts say the same numbers, however written (三 / 3, 两 / 2)."""
+    mine = {value for value, _ in numbers(one)}
+    return bool(mine) and mine == {value for value, _ in numbers(other)}
