@@ -122,6 +122,11 @@ def test_a_name_put_in_place_of_another_of_the_source_is_flagged() -> None:
     assert verdict.supported is False and "google ≠ deepmind" in verdict.missing
 
 
+def test_a_word_put_in_place_of_the_sources_between_its_very_words_is_flagged() -> None:
+    verdict = one("究其原因，一是使用大数据大模型大算力，算法带来了质的变化[1]。", {1: CHATGPT, 2: LSIX})
+    assert verdict.supported is False and "算法 ≠ 规模" in verdict.missing
+
+
 def test_a_negated_claim_is_flagged() -> None:
     verdict = one("这种行为变化相对于温度以连续的方式发生[1]。", {1: WATER, 2: LSIX})
     assert verdict.supported is False

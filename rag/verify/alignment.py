@@ -18,7 +18,6 @@ from rag.verify.numbers import ARABIC_NUMBER, same_value
 from rag.verify.sources import Source, Span
 from rag.verify.swaps import compact, swapped
 from rag.verify.text import CJK_RUN, CLAUSE_BREAK, FUNCTION_CHARS, UnitIndex, content_units, coverage, is_cjk
-from rag.verify.words import specificity
 
 SpanKey = tuple[int, int]  # (source number, start offset)
 
@@ -82,14 +81,12 @@ def _whole_word(word: str, norm: str) -> bool:
     return re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", norm) is not None
 
 
-def swaps(
-    norm: str, index: UnitIndex, facts: list[Fact], absent_words: list[str]
-) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(facts, specific words) of the claim whose slot in the cited text holds something else. A
-    Latin fill counts only as a whole word of the source: compacting "device x" must not make a
-    word "devicex" of it."""
+def swaps(norm: str, index: UnitIndex, facts: list[Fact]) -> list[tuple[str, str]]:
+    """(fact, what the source has instead): facts of the claim whose slot in the cited text holds
+    something else. A Latin fill counts only as a whole word of the source: compacting "device x"
+    must not make a word "devicex" of it."""
     claim, source = compact(norm), compact(index.norm)
-    found: tuple[list[tuple[str, str]], list[tuple[str, str]]] = ([], [])
+    found = []
     for fact in facts:
         # a number by its digits as written, without the scale after them: its key is its value
         # ("200b" is 200000000000) and "b" is the context the source shares
@@ -99,9 +96,5 @@ def swaps(
         if other and fact.kind == "number" and same_value(fact.written, other):
             continue  # 三条路径 where the source writes 3条路径
         if other and (not re.fullmatch(r"[a-z][\w.\-]*", other) or (len(other) > 1 and _whole_word(other, index.norm))):
-            found[0].append((fact.written, other))
-    for word in absent_words:
-        other = swapped(claim, source, word) if specificity(word) >= 0.5 else None
-        if other:
-            found[1].append((word, other))
+            found.append((fact.written, other))
     return found

