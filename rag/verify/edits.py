@@ -4,9 +4,10 @@ A claim written from one sentence keeps most of its characters; a false one diff
 few replaced words, and the telling replacements are of three kinds: two of the span's terms
 exchanged ("理解 ... 生成" -> "生成 ... 理解", "第 1 条 ... 第 3 条" -> "第 3 条 ... 第 1 条"), a
 negation added or dropped ("持续上升" -> "并没有提升", "完全没有" -> "具备"), a number put for
-another ("十个" -> "八个", not "3个" -> "三个"). A reworded claim replaces words too, but with synonyms, which are none
-of these. The claim and the span are aligned character by character (difflib); only replacements
-inside the alignment, with matched text on both sides, count, and only for a near copy.
+another of another value ("十个" -> "八个", not "3个" -> "三个"). A reworded claim replaces words
+too, but with synonyms, which are none of these. The claim and the span are aligned character by
+character (difflib); only replacements inside the alignment, with matched text on both sides,
+count, and only for a near copy.
 """
 
 from __future__ import annotations

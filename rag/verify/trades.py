@@ -30,7 +30,7 @@ _TERM = re.compile(r"(?<![a-z0-9])(?:[a-z][a-z0-9.\-]*[a-z0-9]|[a-z]|\d+(?:\.\d+
 
 @dataclass(frozen=True)
 class Trades:
-    """Pairs (said, meant): terms the claim exchanged, names it put for the span's."""
+    """Pairs (said, meant): terms the claim exchanged, names and Chinese words it put for the span's."""
 
     exchanged: list[tuple[str, str]] = field(default_factory=list)
     substituted: list[tuple[str, str]] = field(default_factory=list)
@@ -62,8 +62,10 @@ def _replaced(claim: str, span: str, word: str, span_words: list[str]) -> str | 
     """The word of ``span_words`` that ``span`` has between the same CONTEXT characters as ``word``
     has in ``claim`` (compact texts), about as long as it and sharing no character with it."""
     at = claim.find(word)
-    left, right = claim[max(0, at - CONTEXT) : at], claim[at + len(word) : at + len(word) + CONTEXT]
-    if at < 0 or len(left) < CONTEXT or len(right) < CONTEXT:
+    if at < CONTEXT:
+        return None
+    left, right = claim[at - CONTEXT : at], claim[at + len(word) : at + len(word) + CONTEXT]
+    if len(right) < CONTEXT:
         return None
     return next(
         (w for w in span_words if abs(len(w) - len(word)) <= 1 and not set(w) & set(word) and left + w + right in span),
