@@ -73,6 +73,16 @@ class Settings(IngestSettings):
             "holding the quoted text verbatim decides (rag/quoted.py); the fused score keeps the rest. 0 is off."
         ),
     )
+    query_debias: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description=(
+            "The dense search ranks by the query vector less this much of what generic questions share "
+            "(rag/debias.py), so that passages that read like an answer to any question stop crowding the "
+            "sources; a source's raw cosine is unchanged. 0 is off."
+        ),
+    )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant: score = w / (rrf_k + rank).")
     window_mean_weight: float = Field(
         0.3,

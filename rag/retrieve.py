@@ -22,6 +22,9 @@ its meaning.
 
 Text the question quotes (rag/quoted.py) then decides ``quoted_text_share`` of every score: the
 share of the quote a candidate holds verbatim, 0..1 like the rest.
+
+The dense side ranks by the query vector less ``query_debias`` of what generic questions share
+(rag/debias.py); a source's ``dense_score`` stays the raw cosine, which the refusal judge reads.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from ingest.keywords import CJK_CHAR
 from ingest.stores import KnowledgeStore
 from ingest.types import StoredChunk
 from rag.config import FusionMethod, Settings
+from rag.debias import debiased
 from rag.glossary import code_query, code_words
 from rag.quoted import quoted_fragments, quoted_share
 from rag.types import RetrievedChunk
@@ -185,31 +189,34 @@ class Retriever:
         keyword_query = f"{query} {' '.join(code_words(query))}" if settings.code_glossary else query
         keyword = self.kb.keyword_search(keyword_query, settings.candidates) if weights.keyword else []
         dense: Scored = []
+        dense_ranking: Scored = []
         if weights.dense:
             if self.embedder is None:
                 raise ValueError("dense retrieval needs an embedder")
-            vector = self.embedder.encode_query(query)
-            dense = self.kb.dense_search(vector, settings.candidates, settings.window_mean_weight)
+            dense, dense_ranking = self._dense(query)
         quotes = quoted_fragments(query) if settings.quoted_text_share else []
         english = code_query(query) if settings.code_query_in_english and weights.dense else None
         candidates: dict[int, StoredChunk] = {}
         if weights.for_code() != weights or quotes or english:  # every candidate's kind or text is needed
-            candidates = self.kb.passages(dict.fromkeys([pid for pid, _ in keyword] + [pid for pid, _ in dense]))
+            searched = [pid for pid, _ in keyword] + [pid for pid, _ in dense_ranking]
+            candidates = self.kb.passages(dict.fromkeys(searched))
         english_side = partial(searched_in_english, question_in_english=english is not None)
         in_english = {pid for pid, chunk in candidates.items() if english_side(chunk)}
         code_dense: Scored | None = None
+        code_dense_ranking: Scored | None = None
         code_keyword: Scored | None = None
         if english and in_english:  # only where the question finds code or English text at all
             code_keyword = self.kb.keyword_search(english, settings.candidates) if weights.keyword else []
             if self.embedder is not None:
-                vector = self.embedder.encode_query(english)
-                code_dense = self.kb.dense_search(vector, settings.candidates, settings.window_mean_weight)
-            added = self.kb.passages(pid for pid, _ in code_keyword + (code_dense or []) if pid not in candidates)
+                code_dense, code_dense_ranking = self._dense(english)
+            added = self.kb.passages(
+                pid for pid, _ in code_keyword + (code_dense_ranking or []) if pid not in candidates
+            )
             candidates |= added
             in_english |= {pid for pid, chunk in added.items() if english_side(chunk)}
             # the code words' BM25 ranks only what is searched in English; other prose keeps the question's
             code_keyword = [(pid, score) for pid, score in code_keyword if pid in in_english]
-        fused = fuse(keyword, dense, weights, in_english, code_dense, code_keyword)
+        fused = fuse(keyword, dense_ranking, weights, in_english, code_dense_ranking, code_keyword)
         if quotes:
             fused = quoted_first(fused, quotes, candidates, settings.quoted_text_share)
         fused = [f for f in fused if f[1] >= settings.score_threshold]
@@ -233,6 +240,19 @@ class Retriever:
         if settings.reranker and results:
             results = self._rerank(query, results)
         return results[: k or settings.top_k]
+
+    def _dense(self, text: str) -> tuple[Scored, Scored]:
+        """(raw cosines, the ranking fused) of the dense search for ``text``: the same list unless
+        ``query_debias`` ranks by the query vector less what generic questions share (rag.debias)."""
+        settings, embedder = self.settings, self.embedder
+        if embedder is None:
+            raise ValueError("dense retrieval needs an embedder")
+        vector = embedder.encode_query(text)
+        raw = self.kb.dense_search(vector, settings.candidates, settings.window_mean_weight)
+        if not settings.query_debias:
+            return raw, raw
+        shifted = debiased(vector, text, embedder, settings.query_debias)
+        return raw, self.kb.dense_search(shifted, settings.candidates, settings.window_mean_weight)
 
     def search(self, query: str, k: int | None = None) -> list[RetrievedChunk]:
         """``ranked`` with neighbouring chunks of one document merged in reading order."""
