@@ -191,8 +191,6 @@ class Retriever:
         dense: Scored = []
         dense_ranking: Scored = []
         if weights.dense:
-            if self.embedder is None:
-                raise ValueError("dense retrieval needs an embedder")
             dense, dense_ranking = self._dense(query)
         quotes = quoted_fragments(query) if settings.quoted_text_share else []
         english = code_query(query) if settings.code_query_in_english and weights.dense else None

@@ -66,7 +66,6 @@ _OPPOSITES: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
 # A negation right before a phrase, words like 不仅 included: dropping the 不 of 不仅仅 reverses
 # "不仅仅是功能性的" as surely as dropping that of 不具备.
 _NEGATION_BEFORE = re.compile(r"(?:并非|并不|并没有|没有|不是|[不没非无未])$")
-_NEGATION_ANY = re.compile(r"并非|并不|没有|不是|[不没非无未]")
 SHARED_RUN = 3  # Chinese characters a phrase must share with the span for its negation to be compared
 SCOPE, SCOPE_LATIN = 8, 24
 NEAR_COPY = 0.6  # a span clause holding this share of a claim clause's words is a near copy of it
@@ -206,7 +205,7 @@ def dropped_negations(claim: str, span: str, sources: str) -> list[str]:
         said = [m.start() for m in re.finditer(re.escape(phrase), sources)]
         negated_there = all(_NEGATION_BEFORE.search(sources, max(0, o - 3), o) for o in said)
         end = at + len(phrase)
-        negated_here = _NEGATION_ANY.search(claim, max(0, at - 4), at) or _NEGATION_ANY.search(claim, end, end + 2)
+        negated_here = _NEGATION.search(claim, max(0, at - 4), at) or _NEGATION.search(claim, end, end + 2)
         if said and negated_there and not negated_here:
             dropped.append(phrase)
     return dropped
