@@ -74,7 +74,7 @@ class Settings(IngestSettings):
         ),
     )
     query_debias: float = Field(
-        0.5,
+        0.3,
         ge=0,
         le=1,
         description=(

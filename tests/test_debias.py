@@ -61,7 +61,7 @@ def test_a_passage_that_answers_any_question_yields_and_sources_keep_their_raw_c
     pipeline.build_from_folder(settings, "p", source)
     kb = pipeline.open_kb(settings, "p")
     embedder = get_embedder("hashing")
-    question = "load_userdict 是做什么的？返回什么结果？默认值是多少？"
+    question = "load_userdict 载入什么？返回什么结果？默认值是多少？"
     try:
         shipped = Retriever(kb, embedder, settings).ranked(question, 2)
         raw = Retriever(kb, embedder, settings.model_copy(update={"query_debias": 0.0})).ranked(question, 2)
