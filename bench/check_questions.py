@@ -5,6 +5,9 @@
 verbatim in its file and in at most three files of its repository.
 ``bench/project_questions_2.jsonl``, the held-out set written blind later, asks about jieba and
 click only, in exact counts (HELDOUT_COUNTS), with 1-2 needles of 15-80 characters each.
+``bench/project_questions_3.jsonl``, a second set for choosing written blind later over all four
+repositories, has needles of 6-80 characters found verbatim in their files; five of its questions
+ask, in other words, about a passage a dev question asks about, which is allowed in a set for choosing.
 ``bench/unanswerable_questions.jsonl`` holds questions the five corpus articles cannot answer.
 
 Run ``python -m bench.check_questions``: it prints one line per broken rule and exits 1 if any.
@@ -27,6 +30,7 @@ SHARED = BENCH.parent.parent / "shared"
 PROJECT_QUESTIONS = BENCH / "project_questions.jsonl"
 UNANSWERABLE_QUESTIONS = BENCH / "unanswerable_questions.jsonl"
 HELDOUT_QUESTIONS = BENCH / "project_questions_2.jsonl"
+CHOOSING_QUESTIONS = BENCH / "project_questions_3.jsonl"
 
 PROJECT_FIELDS = {"q", "needles", "repo", "file", "kind", "style"}
 UNANSWERABLE_FIELDS = {"q", "near", "why"}
@@ -47,6 +51,8 @@ HELDOUT_COUNTS = {
 }
 HELDOUT_NEEDLE_LENGTH = (15, 80)
 HELDOUT_NEEDLES_PER_QUESTION = (1, 2)
+CHOOSING_NEEDLE_LENGTH = (6, 80)
+MIN_CHOOSING = 59  # written as 60; dropped: one whose needles 12 files of click hold (every pyproject.toml)
 MAX_FILES_PER_NEEDLE = 3
 MIN_LINES_APART = 20  # two questions on one file must not share a passage
 GENERATED = ("prob_*.py", "char_state_tab.py", "*.p")
@@ -213,6 +219,27 @@ def check_heldout_questions(path: Path = HELDOUT_QUESTIONS, shared: Path = SHARE
     return errors
 
 
+def check_choosing_questions(path: Path = CHOOSING_QUESTIONS, shared: Path = SHARED) -> list[str]:
+    """Every broken rule of the second set for choosing, one line each (empty when it passes)."""
+    errors: list[str] = []
+    rows = _read_jsonl(path, PROJECT_FIELDS, errors)
+    roots = project_roots(shared)
+    for lineno, row in rows:
+        where = f"{path.name}:{lineno}"
+        if row["repo"] not in roots or row["kind"] not in KINDS or row["style"] not in STYLES:
+            errors.append(f"{where}: repo, kind or style has a value outside the allowed sets")
+            continue
+        if is_generated(row["file"]):
+            errors.append(f"{where}: {row['file']} is generated model data")
+        _check_needles(where, row, roots[row["repo"]], errors, CHOOSING_NEEDLE_LENGTH)
+    if len(rows) < MIN_CHOOSING:
+        errors.append(f"{path.name}: {len(rows)} questions, fewer than {MIN_CHOOSING}")
+    missing = set(roots) - {row["repo"] for _, row in rows}
+    if missing:
+        errors.append(f"{path.name}: no questions about {', '.join(sorted(missing))}")
+    return errors
+
+
 def _check_dev_overlap(rows: list[dict], shared: Path) -> list[str]:
     dev_path = shared / "eval" / "project_dev_questions.jsonl"
     if not dev_path.exists():
@@ -249,7 +276,12 @@ def check_unanswerable_questions(path: Path = UNANSWERABLE_QUESTIONS) -> list[st
 
 def main() -> int:
     """Check every set; print the failures and return the exit status."""
-    errors = check_project_questions() + check_heldout_questions() + check_unanswerable_questions()
+    errors = (
+        check_project_questions()
+        + check_choosing_questions()
+        + check_heldout_questions()
+        + check_unanswerable_questions()
+    )
     for error in errors:
         print(error)
     if not errors:

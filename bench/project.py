@@ -10,8 +10,10 @@ prose splitter cuts it; it uses the same keyword tokenizer (identifier terms) as
 build, so the baseline is, if anything, stronger than the code it stands for.
 
 Questions: ../shared/eval/project_dev_questions.jsonl (16, over jieba + click),
-bench/project_questions.jsonl (78 written blind, over all four) and bench/project_questions_2.jsonl
-(60 written blind later over jieba + click, held out: no setting was chosen on it), each with kind
+bench/project_questions.jsonl (78 written blind, over all four) with bench/project_questions_3.jsonl
+(59 more written blind later, over all four): the bench's questions, on which settings are chosen, and
+bench/project_questions_2.jsonl (60 written blind later over jieba + click, held out: no setting was
+chosen on it), each with kind
 (code/doc/config) and style (literal/paraphrase/identifier). A hit is a needle inside a ranked chunk (rag.eval).
 """
 
@@ -35,15 +37,17 @@ from rag.retrieve import Retriever
 
 PROJECTS = SHARED / "projects"
 DEV = SHARED / "eval" / "project_dev_questions.jsonl"
-BENCH = REPO / "bench" / "project_questions.jsonl"
+BENCH = (REPO / "bench" / "project_questions.jsonl", REPO / "bench" / "project_questions_3.jsonl")
 HELDOUT = REPO / "bench" / "project_questions_2.jsonl"  # written blind later, never used to choose a setting
 PACKAGES = ("filelock", "httpx")
 KEYWORD_WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)
 CODE_SHARES = (0.4, 0.5, 0.7, 0.8, 1.0)  # beside the shipped code_keyword_share
 
 
-def _questions(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def _questions(*paths: Path) -> list[dict[str, Any]]:
+    return [
+        json.loads(line) for path in paths for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 QUICK_FILES = ("jieba/README.md", "jieba/jieba/__init__.py", "jieba/setup.py", "click/src/click/core.py")
@@ -153,7 +157,7 @@ def run(opts: RunOptions) -> dict[str, Any]:
     spec = "hashing" if opts.quick else Settings().embedder
     data = opts.work / "project"
     settings = Settings(data_dir=data / "kb", embedder=spec)
-    dev, bench, heldout = _questions(DEV), _questions(BENCH), _questions(HELDOUT)
+    dev, bench, heldout = _questions(DEV), _questions(*BENCH), _questions(HELDOUT)
     if opts.quick:
         dev, bench, heldout = dev[:4], bench[:6], heldout[:4]
     started_load = load_average()

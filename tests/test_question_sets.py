@@ -7,9 +7,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.check_questions import (
+    CHOOSING_QUESTIONS,
     HELDOUT_QUESTIONS,
     PROJECT_QUESTIONS,
     UNANSWERABLE_QUESTIONS,
+    check_choosing_questions,
     check_heldout_questions,
     check_project_questions,
     check_unanswerable_questions,
@@ -30,6 +32,19 @@ def _write(path: Path, rows: list[dict]) -> Path:
 
 def test_project_questions_pass_every_rule() -> None:
     assert check_project_questions(PROJECT_QUESTIONS, SHARED) == []
+
+
+def test_second_choosing_set_passes_every_rule() -> None:
+    assert check_choosing_questions(CHOOSING_QUESTIONS, SHARED) == []
+
+
+def test_second_choosing_set_needles_must_be_verbatim(tmp_path: Path) -> None:
+    rows = _rows(CHOOSING_QUESTIONS)
+    rows[2]["needles"] = [rows[2]["needles"][0] + " (not in the file)"]
+
+    errors = check_choosing_questions(_write(tmp_path / "q.jsonl", rows), SHARED)
+
+    assert errors == [f"q.jsonl:3: needle {rows[2]['needles'][0]!r} not found in {rows[2]['repo']}/{rows[2]['file']}"]
 
 
 def test_heldout_project_questions_pass_every_rule() -> None:
