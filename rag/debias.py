@@ -18,7 +18,7 @@ import threading
 import numpy as np
 
 from ingest.embeddings import Embedder
-from ingest.keywords import CJK_CHAR
+from rag.language import language
 
 # Questions that name nothing: what they share is what every question shares.
 GENERIC_QUESTIONS = {
@@ -70,7 +70,6 @@ def generic_direction(embedder: Embedder, language: str) -> np.ndarray:
 
 def debiased(vector: np.ndarray, text: str, embedder: Embedder, strength: float) -> np.ndarray:
     """``vector`` (the query vector of ``text``) less ``strength`` of the generic direction of the
-    text's language, unit norm again."""
-    language = "zh" if CJK_CHAR.search(text) else "en"
-    shifted = vector - strength * generic_direction(embedder, language)
+    text's language (rag.language: the one the refusal judge reads it in), unit norm again."""
+    shifted = vector - strength * generic_direction(embedder, language(text))
     return (shifted / np.linalg.norm(shifted)).astype(vector.dtype)

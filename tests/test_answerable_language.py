@@ -10,8 +10,9 @@ import pytest
 from ingest import pipeline
 from ingest.embeddings import get_embedder
 from ingest.types import StoredChunk
-from rag.answerable import DENSE_CUTS, DenseCut, judge, language, question_slice, rule
+from rag.answerable import DENSE_CUTS, DenseCut, judge, question_slice, rule
 from rag.config import Settings
+from rag.language import language
 from rag.retrieve import Retriever
 from rag.types import RetrievedChunk
 

@@ -11,6 +11,7 @@ from ingest import pipeline
 from ingest.embeddings import HashingEmbedder, get_embedder
 from rag.config import Settings
 from rag.debias import GENERIC_QUESTIONS, debiased, generic_direction
+from rag.language import language
 from rag.retrieve import Retriever
 
 
@@ -43,6 +44,15 @@ def test_a_debiased_vector_is_unit_length_and_further_from_what_questions_share(
     assert abs(float(np.linalg.norm(shifted)) - 1) < 1e-5
     assert float(shifted @ generic) < float(vector @ generic)
     assert np.allclose(debiased(vector, question, embedder, 0.0), vector, atol=1e-6)
+
+
+def test_the_direction_taken_out_is_that_of_the_language_the_refusal_judge_reads() -> None:
+    embedder = get_embedder("hashing")
+    named = "Why does click.echo raise UnicodeEncodeError under LANG=C 吗？"  # two CJK characters, nine words
+    vector = embedder.encode_query(named)
+    english = vector - 0.5 * generic_direction(embedder, "en")
+    assert language(named) == "en"
+    assert np.allclose(debiased(vector, named, embedder, 0.5), english / np.linalg.norm(english), atol=1e-6)
 
 
 def test_a_passage_that_answers_any_question_yields_and_sources_keep_their_raw_cosine(tmp_path: Path) -> None:
