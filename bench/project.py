@@ -41,7 +41,7 @@ BENCH = (REPO / "bench" / "project_questions.jsonl", REPO / "bench" / "project_q
 HELDOUT = REPO / "bench" / "project_questions_2.jsonl"  # written blind later, never used to choose a setting
 PACKAGES = ("filelock", "httpx")
 KEYWORD_WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)
-CODE_SHARES = (0.4, 0.5, 0.7, 0.8, 1.0)  # beside the shipped code_keyword_share
+CODE_SHARES = (0.3, 0.5, 0.6, 0.8, 1.0)  # beside the shipped code_keyword_share
 
 
 def _questions(*paths: Path) -> list[dict[str, Any]]:

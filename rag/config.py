@@ -37,14 +37,15 @@ class Settings(IngestSettings):
     keyword_weight: float = Field(0.4, ge=0, description="Weight of the BM25 list in fusion.")
     dense_weight: float = Field(0.6, ge=0, description="Weight of the dense list in fusion.")
     code_keyword_share: float = Field(
-        0.6,
+        0.4,
         ge=0,
         le=1,
         description=(
             "Hybrid mode, code and config chunks (and English prose, for a Chinese question): the share "
-            "of the fusion weight the BM25 list gets (the dense list the rest). The embedder matches a "
-            "Chinese question to English code poorly, BM25 with code words better; chosen by the bench "
-            "with code_query_in_english on (bench/report.md, project section)."
+            "of the fusion weight the BM25 list gets (the dense list the rest). Chosen by the bench with "
+            "code_query_in_english and query_debias on (bench/report.md, project section): once their "
+            "dense side is searched with the question as code words, it ranks English code as well as "
+            "it does prose, and the prose split wins."
         ),
     )
     code_glossary: bool = Field(
