@@ -52,3 +52,13 @@ def mean_direction(window_vectors: np.ndarray) -> np.ndarray:
     """Unit vector along the sum of a chunk's window vectors: the chunk as a whole."""
     total = np.asarray(window_vectors, np.float32).sum(axis=0)
     return total / max(float(np.linalg.norm(total)), 1e-12)
+
+
+def passage_score(window_vectors: np.ndarray, query: np.ndarray, mean_weight: float = 0.0) -> float:
+    """What a dense search scores a passage by: the cosine of its best window to ``query``,
+    blended with ``mean_weight`` of the cosine of its windows' mean direction."""
+    query = np.asarray(query, np.float32)
+    best = float(np.max(np.asarray(window_vectors, np.float32) @ query))
+    if not mean_weight:
+        return best
+    return (1 - mean_weight) * best + mean_weight * float(mean_direction(window_vectors) @ query)

@@ -23,7 +23,8 @@ Text the question quotes (rag/quoted.py) then decides ``quoted_text_share`` of e
 share of the quote a candidate holds verbatim, 0..1 like the rest.
 
 The dense side ranks by the query vector less ``query_debias`` of what generic questions share
-(rag/debias.py); a source's ``dense_score`` stays the raw cosine, which the refusal judge reads.
+(rag/debias.py); a source's ``dense_score`` is its raw score for the query vector itself (the store's
+``dense_scores``, whichever list found it), which the refusal judge reads.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from functools import cache, partial
+
+import numpy as np
 
 from ingest.embeddings import Embedder
 from ingest.keywords import CJK_CHAR
@@ -187,10 +190,10 @@ class Retriever:
         weights = weights_for(settings)
         keyword_query = f"{query} {' '.join(code_words(query))}" if settings.code_glossary else query
         keyword = self.kb.keyword_search(keyword_query, settings.candidates) if weights.keyword else []
-        dense: Scored = []
+        query_vector: np.ndarray | None = None
         dense_ranking: Scored = []
         if weights.dense:
-            dense, dense_ranking = self._dense(query)
+            query_vector, dense_ranking = self._dense(query)
         quotes = quoted_fragments(query) if settings.quoted_text_share else []
         english = code_query(query) if settings.code_query_in_english and weights.dense else None
         candidates: dict[int, StoredChunk] = {}
@@ -199,13 +202,13 @@ class Retriever:
             candidates = self.kb.passages(dict.fromkeys(searched))
         english_side = partial(searched_in_english, question_in_english=english is not None)
         in_english = {pid for pid, chunk in candidates.items() if english_side(chunk)}
-        code_dense: Scored | None = None
+        code_vector: np.ndarray | None = None
         code_dense_ranking: Scored | None = None
         code_keyword: Scored | None = None
         if english and in_english:  # only where the question finds code or English text at all
             code_keyword = self.kb.keyword_search(english, settings.candidates) if weights.keyword else []
             if self.embedder is not None:
-                code_dense, code_dense_ranking = self._dense(english)
+                code_vector, code_dense_ranking = self._dense(english)
             added = self.kb.passages(
                 pid for pid, _ in code_keyword + (code_dense_ranking or []) if pid not in candidates
             )
@@ -221,7 +224,10 @@ class Retriever:
             fused = fused[: k or settings.top_k]  # only a reranker needs the texts of every candidate
         candidates |= self.kb.passages(pid for pid, *_ in fused if pid not in candidates)
         bm25, code_bm25 = dict(keyword), dict(code_keyword or [])
-        cosine, code_cosine = dict(dense), dict(code_dense or [])
+        kept = [pid for pid, *_ in fused if pid in candidates]
+        by_code_query = {pid for pid in kept if pid in in_english} if code_vector is not None else set()
+        cosine = self._cosines(query_vector, [pid for pid in kept if pid not in by_code_query])
+        cosine |= self._cosines(code_vector, by_code_query)
         results = [
             RetrievedChunk(
                 candidates[pid],
@@ -229,7 +235,7 @@ class Retriever:
                 kr,
                 dr,
                 keyword_score=bm25.get(pid, code_bm25.get(pid)),
-                dense_score=(code_cosine if pid in in_english and code_dense is not None else cosine).get(pid),
+                dense_score=cosine.get(pid),
             )
             for pid, score, kr, dr in fused
             if pid in candidates
@@ -238,18 +244,22 @@ class Retriever:
             results = self._rerank(query, results)
         return results[: k or settings.top_k]
 
-    def _dense(self, text: str) -> tuple[Scored, Scored]:
-        """(raw cosines, the ranking fused) of the dense search for ``text``: the same list unless
-        ``query_debias`` ranks by the query vector less what generic questions share (rag.debias)."""
+    def _dense(self, text: str) -> tuple[np.ndarray, Scored]:
+        """(query vector, the ranking fused) of ``text``: the dense search ranks by the query vector
+        less ``query_debias`` of what generic questions share (rag.debias)."""
         settings, embedder = self.settings, self.embedder
         if embedder is None:
             raise ValueError("dense retrieval needs an embedder")
         vector = embedder.encode_query(text)
-        raw = self.kb.dense_search(vector, settings.candidates, settings.window_mean_weight)
-        if not settings.query_debias:
-            return raw, raw
-        shifted = debiased(vector, text, embedder, settings.query_debias)
-        return raw, self.kb.dense_search(shifted, settings.candidates, settings.window_mean_weight)
+        ranked_by = debiased(vector, text, embedder, settings.query_debias) if settings.query_debias else vector
+        return vector, self.kb.dense_search(ranked_by, settings.candidates, settings.window_mean_weight)
+
+    def _cosines(self, vector: np.ndarray | None, ids: Collection[int]) -> dict[int, float]:
+        """The raw scores of passages ``ids`` for the query ``vector`` (none without one): what a
+        source's ``dense_score`` reports, whichever list found it."""
+        if vector is None or not ids:
+            return {}
+        return self.kb.dense_scores(vector, ids, self.settings.window_mean_weight)
 
     def search(self, query: str, k: int | None = None) -> list[RetrievedChunk]:
         """``ranked`` with neighbouring chunks of one document merged in reading order."""

@@ -83,6 +83,23 @@ def test_threshold_keeps_only_results_above_it(settings: Settings, built_kb: str
     kb.close()
 
 
+def test_every_source_reports_its_raw_cosine_whichever_list_found_it(settings: Settings, built_kb: str) -> None:
+    """With two candidates from each retriever, one source comes from BM25 alone; it still carries
+    the cosine of the query vector itself (what the refusal judge reads), as the store scores it."""
+    kb = pipeline.open_kb(settings, built_kb)
+    embedder = get_embedder(settings.embedder)
+    question = "模型量化"
+    try:
+        results = Retriever(kb, embedder, settings.model_copy(update={"candidates": 2})).ranked(question, 4)
+        expected = kb.dense_scores(
+            embedder.encode_query(question), [r.chunk.id for r in results], settings.window_mean_weight
+        )
+    finally:
+        kb.close()
+    assert any(r.dense_rank is None for r in results)
+    assert [r.dense_score for r in results] == [pytest.approx(expected[r.chunk.id]) for r in results]
+
+
 def _chunk(ordinal: int, text: str, doc: str = "a.md") -> RetrievedChunk:
     return RetrievedChunk(StoredChunk(ordinal + 10, doc, ordinal, text), score=1 - ordinal / 10)
 

@@ -77,6 +77,20 @@ def test_keyword_and_dense_search_find_the_passage(kb: KnowledgeStore) -> None:
     assert kb.keyword_search("的 了 吗", 3) == []  # only stopwords: no terms, no results
 
 
+def test_dense_scores_are_what_the_dense_search_gives_any_passage(kb: KnowledgeStore) -> None:
+    texts = ["苹果和香蕉都是水果，产地遍布南方各省。", "数据库使用 SQLite 保存，索引放在 FAISS 里。", "今天天气很好。"]
+    kb.apply([prepared("a.txt", texts)])
+    query = EMBEDDER.encode_query("数据库使用 SQLite")
+    for mean_weight in (0.0, 0.3):
+        found = kb.dense_search(query, 3, mean_weight)
+        scores = kb.dense_scores(query, [pid for pid, _ in found] + [10**9], mean_weight)
+        assert scores.keys() == {pid for pid, _ in found}  # an id no passage has is left out
+        assert all(scores[pid] == pytest.approx(score, abs=1e-5) for pid, score in found)
+    weakest = found[-1][0]  # scored whether or not a search for k=1 would return it
+    assert kb.dense_scores(query, [weakest], 0.3)[weakest] == pytest.approx(found[-1][1], abs=1e-5)
+    assert kb.dense_scores(query, []) == {}
+
+
 def test_a_document_repeating_itself_is_one_passage_per_distinct_chunk(kb: KnowledgeStore) -> None:
     licence = "版权所有 © 蓝鲸团队，按 MIT 许可发布。"
     kb.apply([prepared("a.py", [licence, "甲文件的代码", licence, licence]), prepared("b.py", [licence, "乙的代码"])])

@@ -159,6 +159,11 @@ class KnowledgeStore(ABC):
         ``mean_weight`` of the cosine of the windows' mean direction."""
 
     @abstractmethod
+    def dense_scores(self, query_vector: np.ndarray, ids: Iterable[int], mean_weight: float = 0.0) -> dict[int, float]:
+        """Passage id -> the score ``dense_search`` gives it for this query (ingest.windows.passage_score,
+        from its stored windows), for any passages, found by that search or not."""
+
+    @abstractmethod
     def original(self, doc_name: str) -> bytes:
         """The document's original file; KnowledgeBaseError when it is missing."""
 

@@ -39,7 +39,7 @@ from ingest.stores.base import (
 from ingest.stores.index_cache import IndexCache, PendingFiles, Stamp
 from ingest.stores.originals import Originals
 from ingest.types import DocumentInfo, StoredChunk
-from ingest.windows import best_passages, mean_direction, window_ids
+from ingest.windows import best_passages, mean_direction, passage_score, window_ids
 
 COMMON_TERM_PASSAGES = 5_000  # see keyword_search
 WINDOW_FANOUT = 4  # dense search reads this many windows per passage asked for (about 3 per 800 chars)
@@ -204,6 +204,15 @@ class EmbeddedStore(KnowledgeStore):
                 whole = float(mean_direction(matrix) @ query)
                 best[pid] = (1 - mean_weight) * best[pid] + mean_weight * whole
         return sorted(best.items(), key=lambda item: (-item[1], item[0]))[:k]
+
+    def dense_scores(self, query_vector: np.ndarray, ids: Iterable[int], mean_weight: float = 0.0) -> dict[int, float]:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return {}
+        return {
+            pid: passage_score(matrix, query_vector, mean_weight)
+            for pid, matrix in self._passage_vectors(wanted).items()
+        }
 
     def original(self, doc_name: str) -> bytes:
         rows = self._query("SELECT sha256 FROM documents WHERE name = ? AND live = 1", (doc_name,))

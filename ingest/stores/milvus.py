@@ -118,6 +118,13 @@ class MilvusStore(KnowledgeStore):
             lambda r: read.dense_hits(self._milvus, self.collections, query, k, mean_weight, r.generation)
         )
 
+    def dense_scores(self, query_vector: np.ndarray, ids: Iterable[int], mean_weight: float = 0.0) -> dict[int, float]:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return {}
+        query = np.asarray(query_vector, np.float32)
+        return self._read(lambda _: read.dense_scores(self._milvus, self.collections, query, wanted, mean_weight))
+
     def original(self, doc_name: str) -> bytes:
         doc = self._read(lambda record: self._by_name(record).get(doc_name))
         if doc is None:

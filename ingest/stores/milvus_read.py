@@ -15,6 +15,7 @@ from ingest.stores.milvus_connect import Milvus
 from ingest.stores.milvus_schema import Collections
 from ingest.stores.vectors import HNSW_EF_SEARCH
 from ingest.types import DocumentInfo, StoredChunk
+from ingest.windows import passage_score
 
 WINDOW_FANOUT = 4  # as the embedded store: windows read per passage asked for
 CHUNK_FIELDS = ["id", "doc_id", "ordinal", "passage_id", "page", "line_start", "line_end", "kind", "ocr"]
@@ -125,6 +126,15 @@ def dense_hits(
             whole = float(np.asarray(row["mean"], np.float32) @ query)
             best[int(row["id"])] = (1 - mean_weight) * best[int(row["id"])] + mean_weight * whole
     return sorted(best.items(), key=lambda item: (-item[1], item[0]))[:k]
+
+
+def dense_scores(
+    milvus: Milvus, names: Collections, query: np.ndarray, ids: list[int], mean_weight: float
+) -> dict[int, float]:
+    """Passage id -> its dense score for ``query`` from its stored windows (ingest.windows.passage_score)."""
+    passages = milvus.rows_in(names.passages, "id", ids, ["id", "windows"])
+    matrices = window_matrices(milvus, names, {int(p["id"]): int(p["windows"]) for p in passages})
+    return {pid: passage_score(matrix, query, mean_weight) for pid, matrix in matrices.items()}
 
 
 def window_matrices(milvus: Milvus, names: Collections, windows: dict[int, int]) -> dict[int, np.ndarray]:
