@@ -43,9 +43,8 @@ class Settings(IngestSettings):
         description=(
             "Hybrid mode, code and config chunks (and English prose, for a Chinese question): the share "
             "of the fusion weight the BM25 list gets (the dense list the rest). Chosen by the bench with "
-            "code_query_in_english and query_debias on (bench/report.md, project section): once their "
-            "dense side is searched with the question as code words, it ranks English code as well as "
-            "it does prose, and the prose split wins."
+            "code_query_in_english and query_debias on (bench/report.md, project section): no other split "
+            "found more than the prose one."
         ),
     )
     code_glossary: bool = Field(

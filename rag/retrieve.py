@@ -11,8 +11,8 @@ comparable across models or queries):
 
 Either way 1.0 means "best in every retriever used"; bench/report.md compares the two.
 
-Code and config chunks are weighted by ``code_keyword_share`` instead (shipped as the prose split:
-the bench, bench/report.md project section, found none better once the next search exists).
+Code and config chunks are weighted by ``code_keyword_share`` instead; it ships equal to the prose
+split, which the project bench (bench/report.md) picks once they are also searched as below.
 For a Chinese question, they and English prose (a README, a FAQ) are also searched with the
 question as code words it (``code_query_in_english``: glossary.code_query), by both retrievers, run
 only when the candidates hold such chunks: the dense side of each is that search's, the keyword
