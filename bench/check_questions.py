@@ -159,6 +159,16 @@ def _check_needles(
     return lines
 
 
+def _known_and_not_generated(where: str, row: dict, roots: dict[str, Path], errors: list[str]) -> bool:
+    """The rules every set over the four repositories shares; False when the row cannot be checked further."""
+    if row["repo"] not in roots or row["kind"] not in KINDS or row["style"] not in STYLES:
+        errors.append(f"{where}: repo, kind or style has a value outside the allowed sets")
+        return False
+    if is_generated(row["file"]):
+        errors.append(f"{where}: {row['file']} is generated model data")
+    return True
+
+
 def check_project_questions(path: Path = PROJECT_QUESTIONS, shared: Path = SHARED) -> list[str]:
     """Every broken rule of the project question set, one line each (empty when it passes)."""
     errors: list[str] = []
@@ -167,11 +177,8 @@ def check_project_questions(path: Path = PROJECT_QUESTIONS, shared: Path = SHARE
     passages: dict[tuple[str, str], list[tuple[int, int]]] = {}
     for lineno, row in rows:
         where = f"{path.name}:{lineno}"
-        if row["repo"] not in roots or row["kind"] not in KINDS or row["style"] not in STYLES:
-            errors.append(f"{where}: repo, kind or style has a value outside the allowed sets")
+        if not _known_and_not_generated(where, row, roots, errors):
             continue
-        if is_generated(row["file"]):
-            errors.append(f"{where}: {row['file']} is generated model data")
         if row["repo"] in INSTALLED_REPOS and not row["file"].endswith(".py"):
             errors.append(f"{where}: only .py files of {row['repo']} may be used")
         if expected_kind(row["file"]) not in (None, row["kind"]):
@@ -226,11 +233,8 @@ def check_choosing_questions(path: Path = CHOOSING_QUESTIONS, shared: Path = SHA
     roots = project_roots(shared)
     for lineno, row in rows:
         where = f"{path.name}:{lineno}"
-        if row["repo"] not in roots or row["kind"] not in KINDS or row["style"] not in STYLES:
-            errors.append(f"{where}: repo, kind or style has a value outside the allowed sets")
+        if not _known_and_not_generated(where, row, roots, errors):
             continue
-        if is_generated(row["file"]):
-            errors.append(f"{where}: {row['file']} is generated model data")
         _check_needles(where, row, roots[row["repo"]], errors, CHOOSING_NEEDLE_LENGTH)
     if len(rows) < MIN_CHOOSING:
         errors.append(f"{path.name}: {len(rows)} questions, fewer than {MIN_CHOOSING}")
