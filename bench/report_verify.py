@@ -106,8 +106,9 @@ def verify_section(v: dict[str, Any], plots: dict[str, str]) -> list[str]:
     held = {name: s["halves"]["held_out"]["shipped"]["overall"] for name, s in sets.items()}
     lines = [
         *smoke,
-        "Three labelled sets, bench/verify_set.jsonl (set 1), bench/verify_set_2.jsonl (set 2) and "
-        "bench/verify_set_3.jsonl (set 3; 2 and 3 written later and blind by other engineers), each split by "
+        "Four labelled sets, bench/verify_set.jsonl (set 1), bench/verify_set_2.jsonl (set 2), "
+        "bench/verify_set_3.jsonl (set 3) and bench/verify_set_4.jsonl (set 4; 2, 3 and 4 written later and blind "
+        "by other engineers), each split by "
         "the SHA-256 of each id into a calibration half and a held-out half before any result was seen "
         "(bench/verify_data.py). Every constant was fitted on calibration halves: the checker's on every set's "
         "by bench/verify_fit.py, each baseline's threshold on its set's by this part "

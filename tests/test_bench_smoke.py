@@ -99,7 +99,7 @@ def test_quick_run_writes_sane_results(tmp_path: Path) -> None:
         assert row["pack"]["mean_total_tokens"] <= row["budget"]
 
     verify = _load(out, "verify.json")
-    assert verify["embedder"] == "hashing-char12-512" and set(verify["sets"]) == {"set 1", "set 2", "set 3"}
+    assert verify["embedder"] == "hashing-char12-512" and set(verify["sets"]) == {"set 1", "set 2", "set 3", "set 4"}
     for labelled in verify["sets"].values():
         assert labelled["items"] == {"calibration": 10, "held_out": 10}
         for half in labelled["halves"].values():

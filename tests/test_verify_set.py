@@ -1,5 +1,5 @@
 """Every labelled set of the citation checker (bench/verify_set.jsonl, verify_set_2.jsonl,
-verify_set_3.jsonl) passes the same checks, and the checks catch broken items in any of them."""
+verify_set_3.jsonl, verify_set_4.jsonl) passes the same checks, and the checks catch broken items in any of them."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from bench.check_verify_set import VERIFY_SET, item_problems, load_corpus, load_items, main, set_problems
 
 CORPUS = Path(__file__).parents[2] / "shared" / "corpus"
-SETS = [VERIFY_SET, VERIFY_SET.with_name("verify_set_2.jsonl"), VERIFY_SET.with_name("verify_set_3.jsonl")]
+SETS = [VERIFY_SET, *(VERIFY_SET.with_name(f"verify_set_{n}.jsonl") for n in (2, 3, 4))]
 
 Item = dict[str, Any]
 
