@@ -10,10 +10,13 @@ concepts) is general programming vocabulary, not tuned to any project.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
 from ingest.keywords import ASCII_RUN, CJK_CHAR, keyword_tokens
+
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")  # as ingest.keywords.CJK_CHAR
 
 GLOSSARY_FILE = Path(__file__).with_name("glossary.txt")
 
@@ -30,11 +33,31 @@ def _table() -> dict[str, tuple[str, ...]]:
     return table
 
 
+@cache
+def _longest_term() -> int:
+    return max(map(len, _table()))
+
+
+def _terms_in(question: str) -> list[str]:
+    """The glossary's Chinese terms in ``question``, in order: a term of two characters or more
+    wherever its characters occur (the longest at each place), since jieba may cut it apart
+    (停用词 -> 停 / 用词, 弃用 -> 为弃 / 用); a single character only as a word of its own (锁, 键)."""
+    table, longest = _table(), _longest_term()
+    found: list[str] = []
+    for run in _CJK_RUN.findall(question):
+        start = 0
+        while start < len(run) - 1:
+            ends = range(min(len(run), start + longest), start + 1, -1)
+            term = next((run[start:end] for end in ends if run[start:end] in table), None)
+            found += [term] if term else []
+            start += len(term) if term else 1
+    return found + [token for token in keyword_tokens(question) if len(token) == 1 and token in table]
+
+
 def code_words(question: str) -> list[str]:
     """The English programming words the question's Chinese terms stand for, in order, once each."""
     table = _table()
-    found = [e for term in keyword_tokens(question) for e in table.get(term, ())]
-    return list(dict.fromkeys(found))
+    return list(dict.fromkeys(e for term in _terms_in(question) for e in table[term]))
 
 
 def code_query(question: str) -> str | None:

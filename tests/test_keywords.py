@@ -113,6 +113,22 @@ def test_the_code_query_is_a_chinese_question_in_the_words_of_code() -> None:
     assert code_query("这是什么意思？") is None  # no word code would use
 
 
+def test_glossary_terms_are_found_where_jieba_cuts_them_apart() -> None:
+    from ingest.keywords import keyword_tokens
+    from rag.glossary import code_query
+
+    for question, term in (
+        ("默认会过滤掉哪些中文停用词？", "停用词"),
+        ("为什么被标记为弃用？", "弃用"),
+        ("子命令的前缀怎么拼？", "子命令"),
+    ):
+        assert term not in keyword_tokens(question)  # jieba's words do not hold the term
+    assert code_query("默认会过滤掉哪些中文停用词？") == "default filter chinese cjk han unicode stop_words stopwords"
+    assert code_query("为什么被标记为弃用？") == "deprecated deprecation"
+    assert code_query("子命令的前缀怎么拼？") == "subcommand group prefix startswith"
+    assert code_query("这个参数表示什么？") == "arg args argument param params"  # 表 (table) only as a word
+
+
 def test_every_glossary_line_maps_new_chinese_terms_to_english_words() -> None:
     from rag.glossary import GLOSSARY_FILE
 
