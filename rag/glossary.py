@@ -39,9 +39,9 @@ def _longest_term() -> int:
 
 
 def _terms_in(question: str) -> list[str]:
-    """The glossary's Chinese terms in ``question``, in order: a term of two characters or more
-    wherever its characters occur (the longest at each place), since jieba may cut it apart
-    (停用词 -> 停 / 用词, 弃用 -> 为弃 / 用); a single character only as a word of its own (锁, 键)."""
+    """The glossary's Chinese terms in ``question``: first, in order, each term of two characters or
+    more wherever its characters occur (the longest at each place), since jieba may cut it apart
+    (停用词 -> 停 / 用词, 弃用 -> 为弃 / 用); then single characters, only as words of their own (锁, 表)."""
     table, longest = _table(), _longest_term()
     found: list[str] = []
     for run in _CJK_RUN.findall(question):
