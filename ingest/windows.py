@@ -54,11 +54,15 @@ def mean_direction(window_vectors: np.ndarray) -> np.ndarray:
     return total / max(float(np.linalg.norm(total)), 1e-12)
 
 
+def blended(best: float, whole: float, mean_weight: float) -> float:
+    """A passage's dense score: its best window's cosine with ``mean_weight`` of its mean direction's."""
+    return (1 - mean_weight) * best + mean_weight * whole
+
+
 def passage_score(window_vectors: np.ndarray, query: np.ndarray, mean_weight: float = 0.0) -> float:
-    """What a dense search scores a passage by: the cosine of its best window to ``query``,
-    blended with ``mean_weight`` of the cosine of its windows' mean direction."""
+    """What a dense search scores a passage by (``blended``), from its window vectors."""
     query = np.asarray(query, np.float32)
     best = float(np.max(np.asarray(window_vectors, np.float32) @ query))
     if not mean_weight:
         return best
-    return (1 - mean_weight) * best + mean_weight * float(mean_direction(window_vectors) @ query)
+    return blended(best, float(mean_direction(window_vectors) @ query), mean_weight)

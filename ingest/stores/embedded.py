@@ -39,7 +39,7 @@ from ingest.stores.base import (
 from ingest.stores.index_cache import IndexCache, PendingFiles, Stamp
 from ingest.stores.originals import Originals
 from ingest.types import DocumentInfo, StoredChunk
-from ingest.windows import best_passages, mean_direction, passage_score, window_ids
+from ingest.windows import best_passages, blended, mean_direction, passage_score, window_ids
 
 COMMON_TERM_PASSAGES = 5_000  # see keyword_search
 WINDOW_FANOUT = 4  # dense search reads this many windows per passage asked for (about 3 per 800 chars)
@@ -202,7 +202,7 @@ class EmbeddedStore(KnowledgeStore):
             query = np.asarray(query_vector, np.float32)
             for pid, matrix in self._passage_vectors(list(best)).items():
                 whole = float(mean_direction(matrix) @ query)
-                best[pid] = (1 - mean_weight) * best[pid] + mean_weight * whole
+                best[pid] = blended(best[pid], whole, mean_weight)
         return sorted(best.items(), key=lambda item: (-item[1], item[0]))[:k]
 
     def dense_scores(self, query_vector: np.ndarray, ids: Iterable[int], mean_weight: float = 0.0) -> dict[int, float]:

@@ -15,7 +15,7 @@ from ingest.stores.milvus_connect import Milvus
 from ingest.stores.milvus_schema import Collections
 from ingest.stores.vectors import HNSW_EF_SEARCH
 from ingest.types import DocumentInfo, StoredChunk
-from ingest.windows import passage_score
+from ingest.windows import blended, passage_score
 
 WINDOW_FANOUT = 4  # as the embedded store: windows read per passage asked for
 CHUNK_FIELDS = ["id", "doc_id", "ordinal", "passage_id", "page", "line_start", "line_end", "kind", "ocr"]
@@ -124,7 +124,7 @@ def dense_hits(
     if mean_weight and best:
         for row in milvus.rows_in(names.passages, "id", best, ["id", "mean"]):
             whole = float(np.asarray(row["mean"], np.float32) @ query)
-            best[int(row["id"])] = (1 - mean_weight) * best[int(row["id"])] + mean_weight * whole
+            best[int(row["id"])] = blended(best[int(row["id"])], whole, mean_weight)
     return sorted(best.items(), key=lambda item: (-item[1], item[0]))[:k]
 
 
